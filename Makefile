@@ -1,0 +1,33 @@
+# The two set-up commands of the README live here. Both install what is missing first
+# (system packages with sudo when not root, then a virtual environment in .venv).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+APT_PACKAGES := python3-venv python3-dev mosquitto dbus
+
+.PHONY: test lint system-deps venv
+
+test: system-deps venv lint
+	$(BIN)/pytest -n 2
+
+lint: venv
+	$(BIN)/ruff check hub tests
+	$(BIN)/ruff format --check hub tests
+
+# Installs only what is missing, so a prepared machine needs no network and no sudo.
+system-deps:
+	@missing=""; \
+	for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing system packages:$$missing"; \
+	  $(SUDO) apt-get update && $(SUDO) apt-get install -y $$missing; \
+	fi
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@

@@ -1,0 +1,226 @@
+"""The hub's configuration: one TOML file loaded into typed, frozen dataclasses.
+
+Each section is a dataclass; its fields' type hints and `metadata` (min, max, pattern) are the
+schema, so adding a setting is adding a field. Anything wrong — an unknown key, a wrong type,
+a value out of range — is refused with a `ConfigError` that names the file, the key and what
+was expected, because a technician at a patient's home must be able to fix it from the message.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+DEFAULT_PATH = Path("/etc/hub/hub.toml")
+
+_MAC = r"^[0-9A-F]{2}(:[0-9A-F]{2}){5}$"
+_HUB_ID = r"^[a-z0-9][a-z0-9-]{2,62}$"
+
+
+class ConfigError(ValueError):
+    """A configuration file that cannot be used; the message says file, key and expectation."""
+
+    def __init__(self, source: str, key: str, problem: str) -> None:
+        self.source = source
+        self.key = key
+        self.problem = problem
+        where = f"{source}: {key}: " if key else f"{source}: "
+        super().__init__(where + problem)
+
+
+def _range(lo: float | None = None, hi: float | None = None, **extra: Any) -> dict[str, Any]:
+    return {"min": lo, "max": hi, **extra}
+
+
+@dataclass(frozen=True)
+class HubSection:
+    id: str = field(metadata={"pattern": _HUB_ID, "doc": "lower-case letters, digits and '-'"})
+    data_dir: Path = Path("/var/lib/hub")
+    runtime_dir: Path = Path("/run/hub")
+    language: Literal["nb", "en"] = "nb"
+
+
+@dataclass(frozen=True)
+class StoreSection:
+    path: Path | None = None  # default: <data_dir>/hub.db
+    key_file: Path | None = None  # default: <data_dir>/data.key, or $CREDENTIALS_DIRECTORY
+    retention_days: int = field(default=7, metadata=_range(0, 3650))
+    disk_floor_mb: int = field(default=256, metadata=_range(0, 1_000_000))
+    flush_ms: int = field(default=500, metadata=_range(1, 60_000))
+    flush_max: int = field(default=500, metadata=_range(1, 100_000))
+
+
+@dataclass(frozen=True)
+class UplinkSection:
+    enabled: bool = True
+    host: str = "localhost"
+    port: int = field(default=8883, metadata=_range(1, 65535))
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    hospital_key_file: Path | None = None
+    batch_max: int = field(default=200, metadata=_range(1, 10_000))
+    batch_seconds: float = field(default=30.0, metadata=_range(0.01, 3600))
+    ack_timeout_s: float = field(default=60.0, metadata=_range(0.1, 86_400))
+
+
+@dataclass(frozen=True)
+class BleSection:
+    adapter: str = "hci0"
+    max_connections: int = field(default=3, metadata=_range(1, 10))
+    scan_mode: Literal["passive", "active"] = "passive"
+    connect_timeout_s: float = field(default=20.0, metadata=_range(1, 300))
+    reconnect_max_s: float = field(default=300.0, metadata=_range(1, 86_400))
+
+
+DeviceKind = Literal[
+    "blood-pressure", "pulse-oximeter", "heart-rate", "thermometer", "weight-scale", "glucose"
+]
+
+
+@dataclass(frozen=True)
+class DeviceEntry:
+    address: str = field(
+        metadata={"pattern": _MAC, "doc": "a BLE address like 'C0:11:22:33:44:55' (upper case)"}
+    )
+    kind: DeviceKind
+    name: str = ""
+    transport: Literal["ble", "serial"] = "ble"
+
+
+@dataclass(frozen=True)
+class PatientSection:
+    id: str = ""  # pseudonymous patient id, set by the hospital
+    pathway: Literal["general", "copd", "heart-failure", "hypertension"] = "general"
+
+
+@dataclass(frozen=True)
+class Config:
+    hub: HubSection
+    store: StoreSection = StoreSection()
+    uplink: UplinkSection = UplinkSection()
+    ble: BleSection = BleSection()
+    patient: PatientSection = PatientSection()
+    devices: tuple[DeviceEntry, ...] = ()
+
+    @property
+    def store_path(self) -> Path:
+        return self.store.path or self.hub.data_dir / "hub.db"
+
+
+def load(path: Path | str = DEFAULT_PATH) -> Config:
+    """Read and validate the TOML file at `path`."""
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(source, "", f"cannot read the file ({exc})") from exc
+    return loads(text, source)
+
+
+def loads(text: str, source: str = "<config>") -> Config:
+    """Validate TOML text; `source` names it in error messages."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(source, "", f"not valid TOML ({exc})") from exc
+    return _build(Config, raw, source, "")
+
+
+def _build(cls: type, raw: Any, source: str, prefix: str) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(source, prefix or "(top level)", f"expected a table, got {_show(raw)}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        key = _join(prefix, unknown[0])
+        raise ConfigError(source, key, f"unknown key (known here: {', '.join(fields)})")
+    values: dict[str, Any] = {}
+    for name, spec in fields.items():
+        key = _join(prefix, name)
+        if name not in raw:
+            if spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING:
+                raise ConfigError(source, key, f"missing; expected {_describe(hints[name], spec)}")
+            continue
+        values[name] = _convert(hints[name], spec, raw[name], source, key)
+    return cls(**values)
+
+
+def _convert(hint: Any, spec: dataclasses.Field[Any], value: Any, source: str, key: str) -> Any:
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        inner = [a for a in args if a is not type(None)]
+        return _convert(inner[0], spec, value, source, key)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, source, key)
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise ConfigError(source, key, f"expected a list, got {_show(value)}")
+        return tuple(
+            _convert(args[0], spec, item, source, f"{key}[{i}]") for i, item in enumerate(value)
+        )
+    if origin is Literal:
+        if value not in args:
+            raise ConfigError(source, key, f"expected {_describe(hint, spec)}, got {_show(value)}")
+        return value
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(source, key, f"expected true or false, got {_show(value)}")
+        return value
+    if hint in (int, float):
+        ok = isinstance(value, int) if hint is int else isinstance(value, int | float)
+        if isinstance(value, bool) or not ok:
+            raise ConfigError(source, key, f"expected {_describe(hint, spec)}, got {_show(value)}")
+        lo, hi = spec.metadata.get("min"), spec.metadata.get("max")
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            raise ConfigError(source, key, f"expected {_describe(hint, spec)}, got {_show(value)}")
+        return hint(value)
+    if hint in (str, Path):
+        if not isinstance(value, str) or (hint is Path and not value):
+            raise ConfigError(source, key, f"expected {_describe(hint, spec)}, got {_show(value)}")
+        pattern = spec.metadata.get("pattern")
+        if pattern and not re.fullmatch(pattern, value):
+            raise ConfigError(source, key, f"expected {_describe(hint, spec)}, got {_show(value)}")
+        return Path(value) if hint is Path else value
+    raise TypeError(f"config schema uses an unsupported type {hint!r} at {key}")
+
+
+def _describe(hint: Any, spec: dataclasses.Field[Any]) -> str:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return _describe(next(a for a in typing.get_args(hint) if a is not type(None)), spec)
+    if origin is Literal:
+        return "one of " + ", ".join(repr(a) for a in typing.get_args(hint))
+    if dataclasses.is_dataclass(hint):
+        return "a table"
+    if origin is tuple:
+        return "a list"
+    if "doc" in spec.metadata:
+        return spec.metadata["doc"]
+    name = {int: "an integer", float: "a number", str: "a string", Path: "a file path"}.get(
+        hint, str(hint)
+    )
+    lo, hi = spec.metadata.get("min"), spec.metadata.get("max")
+    if lo is not None and hi is not None:
+        return f"{name} from {lo} to {hi}"
+    return name
+
+
+def _show(value: Any) -> str:
+    kind = {dict: "table", list: "list", bool: "boolean", str: "string"}.get(
+        type(value), type(value).__name__
+    )
+    text = repr(value)
+    return f"{text if len(text) <= 40 else text[:37] + '...'} ({kind})"
+
+
+def _join(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
