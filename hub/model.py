@@ -162,3 +162,40 @@ class Reading:
             if obs.code is code:
                 return obs.value
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceInfo:
+    """What a device says about itself (Device Information Service) and what the hub knows."""
+
+    address: str
+    kind: str = ""
+    manufacturer: str = ""
+    model: str = ""
+    serial: str = ""
+    hardware: str = ""
+    firmware: str = ""
+    software: str = ""
+    battery: int | None = None  # percent
+
+
+class EventKind(enum.StrEnum):
+    ALERT = "alert"
+    SUPPRESSED_ALERT = "suppressed-alert"
+    ALL_CLEAR = "all-clear"
+    ERROR = "error"
+    STATUS = "status"
+    MEASUREMENT_DUE = "measurement-due"
+    MEASUREMENT_MISSED = "measurement-missed"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """Something a technician, the patient screen or the hospital should know about."""
+
+    kind: EventKind
+    time: datetime
+    message: str
+    device: str | None = None
+    level: Level | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
