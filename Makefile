@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := python3-venv python3-dev mosquitto dbus
+APT_PACKAGES := python3-venv python3-dev mosquitto dbus systemd
 
 .PHONY: test lint system-deps venv
 

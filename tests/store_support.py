@@ -1,0 +1,109 @@
+"""Shared helpers for the store tests: realistic readings and a store in a temp dir."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from hub.ids import ReadingIds
+from hub.model import Code, Kind, Observation, Reading
+from hub.store import KeySource, Store
+
+T0 = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
+CUFF = "C0:11:22:33:44:55"
+BAND = "C0:11:22:33:44:57"
+PLENTY = 10**12
+
+_ids = ReadingIds()
+
+
+def reading(
+    kind: Kind = Kind.BLOOD_PRESSURE,
+    *,
+    device: str = CUFF,
+    id: str | None = None,
+    received: datetime = T0,
+    value: float = 120.0,
+    details: dict[str, Any] | None = None,
+) -> Reading:
+    code, unit = {
+        Kind.BLOOD_PRESSURE: (Code.SYSTOLIC, "mm[Hg]"),
+        Kind.HEART_RATE: (Code.HEART_RATE, "/min"),
+        Kind.SPO2_SPOT: (Code.SPO2, "%"),
+        Kind.SPO2_CONTINUOUS: (Code.SPO2, "%"),
+        Kind.SUMMARY: (Code.HEART_RATE, "/min"),
+    }[kind]
+    extra = {"rr_s": (0.81, 0.79)} if kind is Kind.HEART_RATE else {}
+    return Reading(
+        id=id or _ids.new(),
+        device=device,
+        kind=kind,
+        device_time=received - timedelta(seconds=2),
+        received=received,
+        observations=(Observation(code, value, unit),),
+        flags=frozenset({"test"}),
+        details=details if details is not None else extra,
+    )
+
+
+def readings(n: int, kind: Kind = Kind.BLOOD_PRESSURE, **kw: Any) -> list[Reading]:
+    return [reading(kind, value=100.0 + i, **kw) for i in range(n)]
+
+
+def open_store(directory: Path, **kw: Any) -> Store:
+    kw.setdefault("free_bytes", lambda _path: PLENTY)
+    kw.setdefault("flush_ms", 60_000)
+    return Store.open(directory / "hub.db", KeySource(directory / "data.key"), **kw)
+
+
+WRITER = Path(__file__).with_name("store_writer.py")
+
+
+class Writer:
+    """The store_writer.py child process, and the ids it reported as committed."""
+
+    def __init__(self, directory: Path) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, str(WRITER), str(directory / "hub.db"), str(directory / "data.key")],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        assert self.proc.stdout is not None
+        os.set_blocking(self.proc.stdout.fileno(), False)
+        self._pending = b""
+        self.ids: list[str] = []
+
+    def poll(self) -> int:
+        """Read what is available; returns how many ids were reported so far."""
+        assert self.proc.stdout is not None
+        chunk = self.proc.stdout.read()
+        if chunk:
+            self._take(chunk)
+        return len(self.ids)
+
+    def wait_for(self, count: int, deadline_s: float = 60.0) -> None:
+        end = time.monotonic() + deadline_s
+        while self.poll() < count:
+            if self.proc.poll() is not None:
+                raise AssertionError(f"writer exited: {self.proc.stderr.read().decode()}")  # type: ignore[union-attr]
+            if time.monotonic() > end:
+                raise AssertionError(f"writer reported {len(self.ids)} ids, wanted {count}")
+            time.sleep(0.005)
+
+    def kill(self) -> list[str]:
+        """SIGKILL, then every id the child completely reported before it died."""
+        self.proc.send_signal(signal.SIGKILL)
+        rest, _ = self.proc.communicate()
+        self._take(rest or b"")
+        return self.ids
+
+    def _take(self, chunk: bytes) -> None:
+        data = self._pending + chunk
+        *lines, self._pending = data.split(b"\n")  # a torn last line was never reported
+        self.ids += [line.decode() for line in lines]
