@@ -113,12 +113,17 @@ class Observation:
             raise ValueError("an observation has either a value or a special marker")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Measurement:
     """What a decoder returns: everything about a reading that the bytes carry.
 
     Decoders are pure and read no clock, so identity and receive time are added by the
-    edge that received the bytes (`Reading.of`)."""
+    edge that received the bytes (`Reading.of`).
+
+    Measurement and Reading are not `frozen`: in Python 3.11 a frozen dataclass's `__init__`
+    costs about 1 µs more (one `object.__setattr__` per field), which was most of the cost of
+    decoding a heart-rate notification (`hub bench decode`). Treat them as immutable anyway:
+    change one with `dataclasses.replace`."""
 
     kind: Kind
     device_time: datetime | None
@@ -127,7 +132,7 @@ class Measurement:
     details: Mapping[str, Any] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Reading:
     """A measurement the hub has taken responsibility for.
 

@@ -1,0 +1,2 @@
+"""Bluetooth LE: connections to medical devices, and `profiles/`, the pure parsers of their
+GATT characteristics."""
