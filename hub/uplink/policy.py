@@ -1,0 +1,47 @@
+"""Pure decisions of the uplink: what a failure means, how long to wait, when a batch closes."""
+
+from __future__ import annotations
+
+import enum
+
+NOT_AUTHORIZED = 0x87
+_AUTH_CONNACK = frozenset({0x84, 0x85, 0x86, 0x87, 0x8A, 0x8C})  # version, id, creds, auth, banned
+
+
+class Problem(enum.StrEnum):
+    """Why the uplink is not delivering. AUTH and NOT_AUTHORIZED need a person (a new
+    certificate, a fixed ACL): retrying fast only hammers the broker."""
+
+    NONE = "none"
+    OUTAGE = "outage"  # broker or network unreachable: retry with backoff
+    AUTH = "auth"  # TLS or MQTT authentication refused: retry slowly
+    NOT_AUTHORIZED = "not-authorized"  # a publish was refused (PUBACK 0x87): alarm
+    REFUSED = "refused"  # the hospital refused a batch (its ack names the reason)
+
+
+def connack_problem(reason: int) -> Problem:
+    """What a failed CONNACK (reason >= 0x80) means."""
+    return Problem.AUTH if reason in _AUTH_CONNACK else Problem.OUTAGE
+
+
+def retry_delay(
+    problem: Problem, attempt: int, *, base: float, cap: float, slow: float, rand: float
+) -> float:
+    """Seconds until the next connection attempt; `rand` is uniform in [0, 1).
+
+    Outages: exponential backoff with full jitter (uniform between 0 and min(cap, base·2ⁿ)),
+    so a fleet of hubs does not reconnect in lockstep after a broker restart. Authentication
+    problems: the slow interval, jittered by up to a quarter of it."""
+    if problem in (Problem.AUTH, Problem.NOT_AUTHORIZED):
+        return slow * (0.75 + 0.25 * rand)
+    return rand * min(cap, base * 2.0 ** min(attempt, 62))
+
+
+def batch_due(
+    depth: int, waiting_s: float, *, batch_max: int, batch_seconds: float, urgent: bool
+) -> bool:
+    """Close a batch at `batch_max` readings, after `batch_seconds` of the oldest waiting, or at
+    once for an urgent (red) reading."""
+    if depth <= 0:
+        return False
+    return urgent or depth >= batch_max or waiting_s >= batch_seconds

@@ -1,0 +1,62 @@
+"""The uplink's settings and keys from the hub's configuration file.
+
+The hub's own payload-signing key lives next to its data (`<data_dir>/uplink-sign.key`,
+generated on the hub; only its public half goes to the hospital's enrollment directory).
+The downlink config received last is kept at `<data_dir>/downlink-config`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hub.config import Config, ConfigError
+from hub.pki import load_ed25519_private, load_ed25519_public, load_x25519_public
+from hub.uplink.client import UplinkKeys, UplinkSettings
+
+SIGNING_KEY_NAME = "uplink-sign.key"
+DOWNLINK_NAME = "downlink-config"
+
+
+def settings_from(config: Config, source: str = "<config>") -> UplinkSettings:
+    u = config.uplink
+    ca, cert, key = (_required(u, name, source) for name in ("ca_file", "cert_file", "key_file"))
+    return UplinkSettings(
+        hub=config.hub.id,
+        host=u.host,
+        port=u.port,
+        ca=ca,
+        cert=cert,
+        key=key,
+        patient=config.patient.id,
+        batch_max=u.batch_max,
+        batch_seconds=u.batch_seconds,
+        ack_timeout_s=u.ack_timeout_s,
+        window=u.window,
+        auth_retry_s=u.auth_retry_s,
+        config_file=config.hub.data_dir / DOWNLINK_NAME,
+    )
+
+
+def keys_from(config: Config, source: str = "<config>") -> UplinkKeys:
+    """Load the three keys; a missing or wrong file is a ConfigError naming the key."""
+    u = config.uplink
+    paths = {
+        "hub.data_dir": config.hub.data_dir / SIGNING_KEY_NAME,
+        "uplink.hospital_key_file": _required(u, "hospital_key_file", source),
+        "uplink.hospital_signing_key_file": _required(u, "hospital_signing_key_file", source),
+    }
+    try:
+        return UplinkKeys(
+            signing=load_ed25519_private(paths["hub.data_dir"]),
+            hospital=load_x25519_public(paths["uplink.hospital_key_file"]),
+            hospital_signing=load_ed25519_public(paths["uplink.hospital_signing_key_file"]),
+        )
+    except (OSError, ValueError) as exc:
+        raise ConfigError(source, "uplink", f"cannot load a key ({exc})") from exc
+
+
+def _required(section: object, name: str, source: str) -> Path:
+    value = getattr(section, name)
+    if value is None:
+        raise ConfigError(source, f"uplink.{name}", "missing; the uplink needs this file")
+    return Path(value)

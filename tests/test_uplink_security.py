@@ -1,0 +1,166 @@
+"""Refused certificates, refused topics, urgent sending and the signed downlink config."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from mqtt_support import Chain, chain, fill_store, open_store, readings, running, wait_for
+
+from hub.model import Event, EventKind
+from hub.pki import Identity
+from hub.uplink.policy import Problem
+from hub.wire import topics
+from hub.wire.messages import DownlinkConfig, sign_message
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def c(tmp_path: Path) -> Iterator[Chain]:
+    with chain(tmp_path) as started:
+        yield started
+
+
+@pytest.mark.parametrize("which", ["none", "rogue", "expired", "revoked"])
+def test_refused_certificates_are_reported_and_retried_slowly(
+    c: Chain, tmp_path: Path, which: str
+) -> None:
+    ident: Identity | None = None if which == "none" else getattr(c.pki, which)
+    store = open_store(tmp_path / "hub")
+    events: list[Event] = []
+    up = c.uplink(
+        "hub-a",
+        store,
+        cert=ident.cert if ident else None,
+        key=ident.key if ident else None,
+        auth_retry_s=300.0,
+    )
+    up.on_event = events.append
+    with running(up):
+        wait_for(lambda: up.problem is not Problem.NONE, "the failure to be reported")
+        assert up.problem is Problem.AUTH, up.problem_detail
+        assert up.stats.connect_attempts == 1
+        assert up.stats.connections == 0
+        assert up.retry_in >= 0.75 * 300.0  # no hammering: the next try is minutes away
+    assert up.stats.connect_attempts == 1
+    errors = [e for e in events if e.kind is EventKind.ERROR]
+    assert errors and errors[0].details["problem"] is Problem.AUTH
+    store.close()
+
+
+def test_outage_is_retried_with_backoff_not_reported_as_auth(c: Chain, tmp_path: Path) -> None:
+    assert c.broker is not None
+    c.broker.stop()
+    store = open_store(tmp_path / "hub")
+    up = c.uplink("hub-a", store, backoff_base_s=0.05, backoff_max_s=0.2)
+    with running(up):
+        wait_for(lambda: up.stats.connect_attempts >= 3, "repeated attempts during the outage")
+        assert up.problem is Problem.OUTAGE
+        assert up.retry_in <= 0.2
+        c.broker.start()
+        wait_for(lambda: up.stats.connections == 1, "the reconnection")
+        assert up.problem is Problem.NONE
+    store.close()
+
+
+def test_window_is_capped_by_the_brokers_receive_maximum(c: Chain, tmp_path: Path) -> None:
+    store = open_store(tmp_path / "hub")
+    up = c.uplink("hub-a", store, window=500)
+    assert up.window == 500
+    with running(up):
+        wait_for(lambda: up.stats.connections == 1, "the connection")
+        assert up.window == 100  # hub.broker sets max_inflight_messages 100
+    store.close()
+
+
+def test_publishing_into_another_hubs_topic_raises_0x87(c: Chain, tmp_path: Path) -> None:
+    fill_store(tmp_path / "hub", readings(50))
+    store = open_store(tmp_path / "hub")
+    events: list[Event] = []
+    # hub-a's certificate, configured as hub-b: every publish targets hub-b's topic
+    ident = c.pki.hubs["hub-a"]
+    up = c.uplink("hub-b", store, cert=ident.cert, key=ident.key)
+    up.on_event = events.append
+    with running(up):
+        wait_for(lambda: up.problem is Problem.NOT_AUTHORIZED, "the 0x87 alarm")
+        assert up.stats.refusals["puback-0x87"] >= 1
+        assert up.retry_in >= 0.75 * up.settings.auth_retry_s  # an alarm, not a retry loop
+    alerts = [e for e in events if e.kind is EventKind.ALERT]
+    assert alerts and "0x87" in alerts[0].message
+    assert store.queue_depth() == 50  # nothing acknowledged
+    store.close()
+
+
+def test_a_red_reading_is_sent_at_once(c: Chain, tmp_path: Path) -> None:
+    store = open_store(tmp_path / "hub")
+    red = readings(3, start=2)[0]  # i=2 → level red
+    assert red.details["level"] == "red"
+    with c.receiver(tmp_path / "receiver.db") as receiver:
+        up = c.uplink("hub-a", store, batch_max=10_000, batch_seconds=3600.0)
+        with running(up):
+            wait_for(lambda: up.stats.connections == 1, "the connection")
+            store.add([red], urgent=True)
+            up.wake(urgent=True)
+            wait_for(lambda: receiver.ingest.stored == 2, "the red reading at the hospital")
+    assert store.queue_depth() == 0
+    store.close()
+
+
+def _config(version: int, patient: str = "pseudo-1") -> DownlinkConfig:
+    return DownlinkConfig(
+        hub="hub-a",
+        version=version,
+        patient=patient,
+        pathway="copd",
+        thresholds={"spo2": {"red_below": 88}},
+        schedule=({"kind": "spo2-spot", "at": "08:00"},),
+    )
+
+
+def test_downlink_config_is_verified_applied_and_kept(c: Chain, tmp_path: Path) -> None:
+    store = open_store(tmp_path / "hub")
+    applied: list[DownlinkConfig] = []
+    events: list[Event] = []
+    config_file = tmp_path / "downlink.cfg"
+    with c.receiver(tmp_path / "receiver.db") as receiver:
+        up = c.uplink("hub-a", store, config_file=config_file)
+        up.on_config, up.on_event = applied.append, events.append
+        with running(up):
+            receiver.publish_config(_config(1))
+            wait_for(lambda: up.config is not None, "the first config")
+            assert up.patient == "pseudo-1"
+            # forged (signed by someone else) and stale configs are refused, v1 stays
+            forged = sign_message(_config(5, "intruder").body(), Ed25519PrivateKey.generate())
+            receiver.client.publish(topics.config("hub-a"), forged, qos=1, retain=True)
+            wait_for(lambda: any("refused" in e.message for e in events), "the refusal")
+            receiver.publish_config(_config(1, "stale"))
+            receiver.publish_config(_config(2, "pseudo-2"))
+            wait_for(lambda: up.config is not None and up.config.version == 2, "version 2")
+        assert [cfg.patient for cfg in applied] == ["pseudo-1", "pseudo-2"]
+        assert sum("refused" in e.message for e in events) == 2
+    # the last good one survives a restart of the hub
+    again = c.uplink("hub-a", store, config_file=config_file)
+    assert again.config == _config(2, "pseudo-2") and again.patient == "pseudo-2"
+    store.close()
+
+
+def test_status_is_retained_with_an_offline_last_will(c: Chain, tmp_path: Path) -> None:
+    store = open_store(tmp_path / "hub")
+    seen: list[bytes] = []
+    watcher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, "watcher", protocol=mqtt.MQTTv5)
+    watcher.tls_set(str(c.pki.ca), str(c.pki.receiver.cert), str(c.pki.receiver.key))
+    watcher.on_message = lambda _c, _u, msg: seen.append(msg.payload)
+    watcher.on_connect = lambda cl, *_: cl.subscribe(topics.status("hub-a"), qos=1)
+    watcher.connect("127.0.0.1", c.port)
+    watcher.loop_start()
+    try:
+        up = c.uplink("hub-a", store)
+        with running(up):
+            wait_for(lambda: b'{"state":"online"}' in seen, "online status")
+        wait_for(lambda: seen[-1] == b'{"state":"offline"}', "offline status on a clean stop")
+    finally:
+        watcher.disconnect()
+        watcher.loop_stop()
+    store.close()
