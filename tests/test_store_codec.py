@@ -1,4 +1,5 @@
 import contextlib
+import math
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -6,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hub.model import CODES, Code, Kind, Observation, Reading
+from hub.store import codec
 from hub.store.codec import (
     CodecError,
     decode_reading,
@@ -140,3 +142,137 @@ def test_deep_nesting_is_refused_not_a_recursion_error() -> None:
         encode_value(deep)
     with pytest.raises(CodecError):
         decode_value(bytes([1]) + bytes([7, 1]) * 40 + bytes([0]))
+
+
+# Written by the version 1 encoder (before version 2 existed): rows stored then must still open.
+_V1_FULL = bytes.fromhex(
+    "0102f4a2b3a9e2b0b00680909de91a01808dbfa7e2b0b0060402070000000000405e40036b506103020"
+    "46e72657305030000000000c04e4008010000000000905140075b6c625f61765d020a637566662d6c6f"
+    "6f73650f6972726567756c61722d70756c73650906056c6576656c050679656c6c6f770a636c6f636b"
+    "5f73796e63050673796e6365640272720b02ec51b81e85ebe93f48e17a14ae47e93f016e03050261740c"
+    "02808082e288d2a30600017807030002060101"
+)
+_V1_SMALL = bytes.fromhex(
+    "010280e0dca2e2b0b00600000105030000000000804b40000901056c6576656c0505677265656e"
+)
+
+
+def test_version_1_bodies_still_decode() -> None:
+    full = decode_reading(_V1_FULL, id="i", device="C0:11", kind=Kind.BLOOD_PRESSURE)
+    assert full.received == datetime(2026, 11, 21, 6, 0, 7, 250, tzinfo=UTC)
+    assert full.received.utcoffset() == timedelta(hours=1)
+    assert full.device_time == datetime(2026, 11, 21, 6, 0, 5)
+    assert full.observations == (
+        Observation(Code.SYSTOLIC, 121.0, "mm[Hg]", "kPa"),
+        Observation(Code.DIASTOLIC, None, "mm[Hg]", special="nres"),
+        Observation(Code.HEART_RATE, 61.5, "/min"),
+        Observation(Code.BODY_WEIGHT, 70.25, "[lb_av]"),
+    )
+    assert full.flags == {"irregular-pulse", "cuff-loose"}
+    assert full.details == {
+        "level": "yellow",
+        "clock_sync": "synced",
+        "rr": (0.81, 0.79),
+        "n": -3,
+        "at": datetime(2026, 1, 1, tzinfo=UTC),
+        "x": [None, True, b"\x01"],
+    }
+    small = decode_reading(_V1_SMALL, id="j", device="d", kind=Kind.HEART_RATE)
+    assert small == Reading(
+        "j", "d", Kind.HEART_RATE, None, datetime(2026, 11, 21, 6, tzinfo=UTC),
+        (Observation(Code.HEART_RATE, 55.0, "/min"),), details={"level": "green"},
+    )  # fmt: skip
+    # Re-encoding writes the current version; the reading is the same.
+    assert encode_reading(full)[0] == codec.VERSION == 2
+    again = encode_reading(full)
+    assert decode_reading(again, id="i", device="C0:11", kind=Kind.BLOOD_PRESSURE) == full
+
+
+def _encode_v1(r: Reading) -> bytes:
+    """The version 1 layout: varint times, observation count, observations, flag count."""
+    out = bytearray((1,))
+    codec._put_datetime(out, r.received)
+    if r.device_time is None:
+        out.append(0)
+    else:
+        codec._put_datetime(out, r.device_time)
+    codec._put_uint(out, len(r.observations))
+    for obs in r.observations:
+        codec._put_observation(out, obs)
+    codec._put_uint(out, len(r.flags))
+    for flag in sorted(r.flags):
+        codec._put_str(out, flag)
+    codec._put_value(out, dict(r.details), 0)
+    return bytes(out)
+
+
+@settings(max_examples=200)
+@given(readings)
+def test_version_1_and_2_decode_to_the_same_reading(r: Reading) -> None:
+    v1, v2 = _encode_v1(r), encode_reading(r)
+    assert v1[0] == 1 and v2[0] == 2
+    back1 = decode_reading(v1, id=r.id, device=r.device, kind=r.kind)
+    back2 = decode_reading(v2, id=r.id, device=r.device, kind=r.kind)
+    assert back1 == back2 == r
+    assert back1.received.utcoffset() == back2.received.utcoffset() == r.received.utcoffset()
+
+
+@settings(max_examples=200)
+@given(readings, st.data())
+def test_truncated_version_1_bodies_are_refused(r: Reading, data: st.DataObject) -> None:
+    encoded = _encode_v1(r)
+    cut = data.draw(st.integers(0, len(encoded) - 1))
+    with pytest.raises(CodecError):
+        decode_reading(encoded[:cut], id=r.id, device=r.device, kind=r.kind)
+
+
+@settings(max_examples=300)
+@given(st.binary(max_size=120), st.sampled_from([1, 2]))
+def test_garbage_after_either_version_byte_is_a_codec_error(data: bytes, version: int) -> None:
+    with contextlib.suppress(CodecError):
+        decode_reading(bytes([version]) + data, id="x", device="d", kind=Kind.WEIGHT)
+
+
+def test_a_reading_without_a_receive_time_cannot_be_encoded() -> None:
+    r = Reading("i", "d", Kind.SUMMARY, None, None, ())  # type: ignore[arg-type]
+    with pytest.raises(CodecError, match="receive time"):
+        encode_reading(r)
+
+
+def test_remembered_observations_keep_negative_zero_apart() -> None:
+    def decoded(value: float) -> Observation:
+        r = Reading("i", "d", Kind.HEART_RATE, None, datetime(2026, 1, 1, tzinfo=UTC),
+                    (Observation(Code.HEART_RATE, value, "/min"),))  # fmt: skip
+        return decode_reading(encode_reading(r), id="i", device="d", kind=r.kind).observations[0]
+
+    signs = [math.copysign(1.0, decoded(v).value) for v in (0.0, -0.0, 0.0)]  # type: ignore[arg-type]
+    assert signs == [1.0, -1.0, 1.0]
+    assert decoded(62.0) == Observation(Code.HEART_RATE, 62.0, "/min")
+
+
+def test_remembered_details_come_back_as_a_fresh_dict_each_time() -> None:
+    def reading(details: dict[str, object]) -> Reading:
+        return Reading("i", "d", Kind.SUMMARY, None, datetime(2026, 1, 1, tzinfo=UTC), (),
+                       details=details)  # fmt: skip
+
+    flat = encode_reading(reading({"level": "green", "clock_sync": "synced", "n": 3}))
+    first = decode_reading(flat, id="i", device="d", kind=Kind.SUMMARY)
+    first.details["level"] = "red"  # type: ignore[index]
+    second = decode_reading(flat, id="i", device="d", kind=Kind.SUMMARY)
+    assert second.details == {"level": "green", "clock_sync": "synced", "n": 3}
+    nested = encode_reading(reading({"rr": [0.8, 0.9]}))
+    a = decode_reading(nested, id="i", device="d", kind=Kind.SUMMARY)
+    a.details["rr"].append(1.0)  # type: ignore[index]
+    b = decode_reading(nested, id="i", device="d", kind=Kind.SUMMARY)
+    assert b.details == {"rr": [0.8, 0.9]}
+
+
+def test_many_flags_or_observations_use_wide_counts_up_to_a_limit() -> None:
+    obs = tuple(Observation(Code.HEART_RATE, float(i), "/min") for i in range(300))
+    many = Reading("i", "d", Kind.SUMMARY, None, datetime(2026, 1, 1, tzinfo=UTC), obs,
+                   frozenset(f"f{i}" for i in range(260)))  # fmt: skip
+    assert decode_reading(encode_reading(many), id="i", device="d", kind=Kind.SUMMARY) == many
+    too_many = Reading("i", "d", Kind.SUMMARY, None, datetime(2026, 1, 1, tzinfo=UTC), (),
+                       frozenset(f"f{i}" for i in range(70_000)))  # fmt: skip
+    with pytest.raises(CodecError, match="more than"):
+        encode_reading(too_many)

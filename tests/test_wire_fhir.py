@@ -1,5 +1,6 @@
 import json
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from zoneinfo import ZoneInfo
 
 import pytest
 from fhir.resources.R4B.bundle import Bundle
@@ -80,6 +81,26 @@ def test_device_zone_for_naive_device_clocks() -> None:
     oslo = timezone(timedelta(hours=1))
     panel = _resources(_bundle(readings(1), device_tz=oslo), "Observation")[0]
     assert panel["effectiveDateTime"] == "2026-11-21T08:00:00+01:00"
+
+
+@pytest.mark.parametrize(
+    "zone",
+    [
+        UTC,
+        timezone(timedelta(hours=-3)),
+        timezone(timedelta(hours=5, minutes=30, seconds=7, microseconds=9)),
+        ZoneInfo("Europe/Oslo"),  # not a fixed offset: summer and winter differ
+    ],
+    ids=str,
+)
+def test_naive_device_times_get_the_zone_offset_isoformat_would_give(zone: tzinfo) -> None:
+    winter = datetime(2026, 1, 10, 7, 30, 5, 120)
+    summer = datetime(2026, 7, 10, 7, 30, 5)
+    batch = [_spo2(device_time=when, id=f"{ID[:-1]}{i}") for i, when in enumerate((winter, summer))]
+    got = [
+        r["effectiveDateTime"] for r in _resources(_bundle(batch, device_tz=zone), "Observation")
+    ]
+    assert got == [when.replace(tzinfo=zone).isoformat() for when in (winter, summer) for _ in "ab"]
 
 
 def test_no_device_clock_uses_receive_time() -> None:

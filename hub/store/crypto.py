@@ -7,6 +7,7 @@ Pure: the caller supplies the nonce (fresh from the OS RNG for every write).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 
 from cryptography.exceptions import InvalidTag
@@ -23,10 +24,26 @@ class AuthError(Exception):
 
 def associated_data(table: str, row_id: bytes, stream: str, kind: str, key_id: int) -> bytes:
     """Length-prefixed fields, so no two different rows can produce the same bytes."""
-    parts = (table.encode(), row_id, stream.encode(), kind.encode())
-    return b"".join(
-        (_AAD_PREFIX, *(len(p).to_bytes(4, "big") + p for p in parts), key_id.to_bytes(8, "big"))
+    head, tail = _around_row(table, stream, kind, key_id)
+    return b"".join((head, len(row_id).to_bytes(4, "big"), row_id, tail))
+
+
+@functools.lru_cache(maxsize=256)
+def _around_row(table: str, stream: str, kind: str, key_id: int) -> tuple[bytes, bytes]:
+    """The associated data before and after the row id: the same for a whole stream's rows,
+    so opening a batch builds it once."""
+    table_b, stream_b, kind_b = table.encode(), stream.encode(), kind.encode()
+    head = b"".join((_AAD_PREFIX, len(table_b).to_bytes(4, "big"), table_b))
+    tail = b"".join(
+        (
+            len(stream_b).to_bytes(4, "big"),
+            stream_b,
+            len(kind_b).to_bytes(4, "big"),
+            kind_b,
+            key_id.to_bytes(8, "big"),
+        )
     )
+    return head, tail
 
 
 class Sealer:
