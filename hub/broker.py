@@ -97,6 +97,7 @@ class Broker:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            start_new_session=True,  # a Ctrl-C in the terminal is for the parent, who stops it
         )
         deadline = time.monotonic() + timeout
         while not self._accepts_tls():

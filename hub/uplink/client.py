@@ -155,6 +155,9 @@ class Uplink:
         self._depth = 0
         self._depth_at = -1.0
         self._startup_resend = True
+        self._status: bytes | None = None  # to publish on the status topic
+        self._status_last: bytes | None = None  # published last: again after a reconnect
+        self.last_ack: str | None = None  # when the hospital last acknowledged a batch
         self._load_config()
 
     # ---------------------------------------------------------------- other threads
@@ -185,6 +188,11 @@ class Uplink:
             self._urgent.set()
         self._depth_at = -1.0
 
+    def publish_status(self, payload: bytes) -> None:
+        """Publish `payload` retained on the status topic: at once when connected, else
+        after the next connection. Only the latest one waits."""
+        self._status = payload
+
     # ---------------------------------------------------------------- the uplink thread
 
     def run(self) -> None:
@@ -199,6 +207,7 @@ class Uplink:
                     continue
                 try:
                     self._pump(now)
+                    self._send_status()
                     rc = self._client.loop(timeout=_TICK)
                 except Exception as exc:  # the outbox or a callback failed: report, go on
                     log.exception("uplink: %s", exc)
@@ -282,6 +291,8 @@ class Uplink:
         hub = self.settings.hub
         client.subscribe([(topics.ack(hub), 1), (topics.config(hub), 1)])
         client.publish(topics.status(hub), b'{"state":"online"}', qos=1, retain=True)
+        if self._status is None:
+            self._status = self._status_last  # the full status again, after "online"
         # What was in flight on the last connection is sent again, same batch ids.
         for sent in sorted(self._unacked.values(), key=lambda x: x.batch.sequence, reverse=True):
             self._pending.appendleft(sent.batch)
@@ -330,6 +341,7 @@ class Uplink:
             return
         sent = self._unacked.pop(ack.batch, None)
         if ack.ok:
+            self.last_ack = self.clock().isoformat()
             self.stats.acked_readings += self.outbox.acknowledge(ack.batch)
             self.stats.acked_batches += 1
             if sent is None and any(b.id == ack.batch for b in self._pending):
@@ -402,6 +414,14 @@ class Uplink:
             if batch is None:
                 return
             self._send(batch, now)
+
+    def _send_status(self) -> None:
+        payload = self._status
+        if payload is None or not self._connected or self._client is None:
+            return
+        self._status = None
+        self._client.publish(topics.status(self.settings.hub), payload, qos=1, retain=True)
+        self._status_last = payload
 
     def _take(self, now: float) -> OutboxBatch | None:
         s = self.settings

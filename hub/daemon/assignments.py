@@ -1,0 +1,74 @@
+"""Devices the technician assigned or unassigned through the control socket.
+
+The configuration file belongs to the image and the technician's tools, so the daemon keeps
+its own changes in a small JSON file in the state directory and lays them over the file's
+`[[devices]]`: an assignment adds or replaces a device, an unassignment removes one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from hub.config import Config, ConfigError, DeviceEntry, _build
+
+FILE_NAME = "assignments.json"
+
+
+@dataclass(frozen=True)
+class Assignments:
+    assigned: tuple[DeviceEntry, ...] = ()
+    unassigned: frozenset[str] = frozenset()
+
+    def assign(self, entry: DeviceEntry) -> Assignments:
+        kept = tuple(d for d in self.assigned if d.address != entry.address)
+        return Assignments((*kept, entry), self.unassigned - {entry.address})
+
+    def unassign(self, address: str) -> Assignments:
+        kept = tuple(d for d in self.assigned if d.address != address)
+        return Assignments(kept, self.unassigned | {address})
+
+    def apply(self, config: Config) -> Config:
+        mine = {d.address for d in self.assigned}
+        base = tuple(
+            d for d in config.devices if d.address not in mine and d.address not in self.unassigned
+        )
+        return dataclasses.replace(config, devices=base + self.assigned)
+
+
+def entry(address: str, kind: str, name: str, source: str = "control socket") -> DeviceEntry:
+    """A device entry validated as the config file's `[[devices]]` are (ConfigError if bad)."""
+    raw = {"address": address, "kind": kind, "name": name}
+    built: DeviceEntry = _build(DeviceEntry, raw, source, "device")
+    return built
+
+
+def load(path: Path) -> Assignments:
+    try:
+        body = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return Assignments()
+    except (OSError, ValueError) as exc:
+        raise ConfigError(str(path), "", f"unreadable ({exc})") from exc
+    if not isinstance(body, dict):
+        raise ConfigError(str(path), "", "expected a JSON object")
+    assigned = tuple(
+        entry(d.get("address"), d.get("kind"), d.get("name", ""), str(path))
+        for d in body.get("assigned", [])
+        if isinstance(d, dict)
+    )
+    return Assignments(assigned, frozenset(str(a) for a in body.get("unassigned", [])))
+
+
+def save(path: Path, assignments: Assignments) -> None:
+    body = {
+        "assigned": [dataclasses.asdict(d) for d in assignments.assigned],
+        "unassigned": sorted(assignments.unassigned),
+    }
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".new")
+    tmp.write_text(json.dumps(body, indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp, path)

@@ -1,0 +1,80 @@
+"""What the demo promises, counted: every reading the hub measured is at the receiver once.
+
+Two independent views. By id: the readings the hub took on (`measured`) against the reading
+ids the receiver stored. By content: every record in the devices' memories (cuff and scale)
+against the receiver's Observations with that code and device time — a record stored twice
+under two ids would show here, since the receiver de-duplicates only by id.
+"""
+
+from __future__ import annotations
+
+import collections
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from hub.demo.devices import CUFF, MEASUREMENT, SCALE, Flash, record_time
+from hub.model import Code
+from hub.receiver.db import ReceiverDb
+
+SPOT_CODE = {CUFF: Code.BP_PANEL.value, SCALE: Code.BODY_WEIGHT.value}
+
+
+def receiver_view(db_path: Path) -> tuple[set[str], collections.Counter[tuple[str, str]]]:
+    """Reading ids the receiver stored, and for each (LOINC, device time) how many reading
+    ids carry it."""
+    if not db_path.exists():
+        return set(), collections.Counter()
+    db = ReceiverDb(db_path)
+    try:
+        bundle = db.export_bundle()
+    finally:
+        db.close()
+    ids: set[str] = set()
+    by_content: dict[tuple[str, str], set[str]] = collections.defaultdict(set)
+    for entry in bundle["entry"]:
+        resource = entry["resource"]
+        if resource.get("resourceType") != "Observation":
+            continue
+        _hub, reading_id, code = resource["identifier"][0]["value"].rsplit("/", 2)
+        ids.add(reading_id)
+        when = datetime.fromisoformat(resource["effectiveDateTime"]).replace(tzinfo=None)
+        by_content[(code, when.isoformat())].add(reading_id)
+    return ids, collections.Counter({k: len(v) for k, v in by_content.items()})
+
+
+def device_records(flash: Mapping[str, Flash]) -> list[tuple[str, str]]:
+    """(LOINC, device time) of every record in the devices' memories."""
+    out = []
+    for address, memory in flash.items():
+        for _seq, frame in memory.records:
+            when = record_time(MEASUREMENT[address], frame)
+            if when is not None:
+                out.append((SPOT_CODE[address], when.isoformat()))
+    return out
+
+
+def promise(
+    measured: Iterable[str],
+    acked_ids: Iterable[str],
+    stored: int,
+    flash: Mapping[str, Flash],
+    receiver_db: Path,
+) -> dict[str, Any]:
+    measured_ids = set(measured)
+    received, by_content = receiver_view(receiver_db)
+    records = device_records(flash)
+    copies = [by_content.get(key, 0) for key in records]
+    acked = set(acked_ids)
+    return {
+        "measured": len(measured_ids),
+        "stored": stored,
+        "delivered": len(measured_ids & received),
+        "acked": len(acked & measured_ids),
+        "lost": len(measured_ids - received),
+        "duplicates": sum(c - 1 for c in copies if c > 1),
+        "device_records": len(records),
+        "device_records_missing": sum(1 for c in copies if c == 0),
+        "acked_not_at_receiver": len(acked - received),
+    }

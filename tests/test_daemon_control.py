@@ -1,0 +1,135 @@
+"""The daemon in-process on the Bumble simulation: the control socket's scan and pair with a
+real client, receive times corrected once the hub clock syncs, and the measurement schedule's
+missed slots reported once across a restart."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from hub.demo.devices import CUFF, OXIMETER, SCALE, Script
+from hub.demo.hub_side import DemoHub
+from hub.model import EventKind
+
+CONFIG = """[hub]
+id = "hub-a"
+data_dir = "{root}/state"
+runtime_dir = "{root}/run"
+timezone = "Europe/Oslo"
+
+[store]
+flush_ms = 50
+disk_floor_mb = 0
+
+[uplink]
+enabled = false
+
+[[devices]]
+address = "{cuff}"
+kind = "blood-pressure"
+
+[[schedule]]
+kind = "weight"
+times = ["{missed}"]
+window_minutes = 30
+early_minutes = 0
+"""
+
+
+async def until(check: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+async def call(path: Path, op: str, **args: Any) -> dict[str, Any]:
+    reader, writer = await asyncio.open_unix_connection(str(path))
+    try:
+        writer.write(json.dumps({"id": 1, "op": op, "args": args}).encode() + b"\n")
+        await writer.drain()
+        reply: dict[str, Any] = json.loads(await reader.readline())
+        return reply
+    finally:
+        writer.close()
+
+
+def test_scan_pair_clock_correction_and_schedule(tmp_path: Path) -> None:
+    from zoneinfo import ZoneInfo
+
+    local_now = datetime.now(ZoneInfo("Europe/Oslo"))
+    missed = (local_now - timedelta(hours=2)).strftime("%H:%M")
+    if local_now.hour < 3:  # keep the slot on today's date, clearly over
+        missed = "00:00"
+    config = tmp_path / "hub.toml"
+    config.write_text(CONFIG.format(root=tmp_path, cuff=CUFF, missed=missed))
+    synced = {"now": False}
+    script = Script(cuff_every_s=1.0, scale_every_s=1.0, deteriorate_after_s=3600)
+    sock = tmp_path / "run" / "control.sock"
+
+    def hub() -> DemoHub:
+        return DemoHub(
+            config,
+            tmp_path / "flash",
+            script,
+            clock_synced=lambda: synced["now"],
+            housekeeping_s=0.2,
+        )
+
+    def missed_events(demo: DemoHub) -> list[Any]:
+        assert demo.daemon is not None and demo.daemon.store is not None
+        return [
+            e
+            for e in demo.daemon.store.events().items
+            if e.kind is EventKind.MEASUREMENT_MISSED and e.details.get("kind") == "weight"
+        ]
+
+    async def scenario() -> None:
+        async with hub() as demo:
+            daemon = demo.daemon
+            assert daemon is not None and daemon.store is not None
+            store = daemon.store
+            await until(lambda: len(daemon.spot_ids[CUFF]) >= 1, "a cuff reading")
+            first = sorted(daemon.spot_ids[CUFF])[0]
+            await until(lambda: bool(store.readings([first]).items), "it committed")
+            before = store.readings([first]).items[0]
+            assert before.details["clock_sync"] == "unsynced"
+            assert missed_events(demo) == []  # no schedule judged on an unsynced clock
+
+            synced["now"] = True
+            await until(
+                lambda: "hub-clock-corrected" in store.readings([first]).items[0].flags,
+                "the receive time corrected",
+            )
+            after = store.readings([first]).items[0]
+            assert abs((after.received - before.received).total_seconds()) < 5
+            # yesterday's and today's slots were both missed: each reported once
+            await until(lambda: len(missed_events(demo)) == 2, "the missed weight slots")
+            keys = {e.details["key"] for e in missed_events(demo)}
+            assert len(keys) == 2
+
+            found = await call(sock, "scan", seconds=1.5)
+            assert found["ok"], found
+            addresses = {d["address"] for d in found["result"]}
+            assert {OXIMETER, SCALE} <= addresses  # unassigned devices nearby
+            refused = await call(sock, "scan", seconds=0)
+            assert not refused["ok"] and "seconds" in refused["error"]
+            paired = await call(sock, "pair", address=SCALE)
+            assert paired == {"id": 1, "ok": True, "result": {"paired": SCALE}}
+            bad = await call(sock, "pair", address=SCALE, passkey=1_000_000)
+            assert not bad["ok"] and "passkey" in bad["error"]
+
+        async with hub() as demo:  # a restart reports no slot twice
+            daemon = demo.daemon
+            assert daemon is not None
+            await until(lambda: daemon.counters["schedule-checks"] >= 3, "schedule checks")
+            assert {e.details["key"] for e in missed_events(demo)} == keys
+            assert len(missed_events(demo)) == 2
+
+    asyncio.run(scenario())

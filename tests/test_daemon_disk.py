@@ -1,0 +1,82 @@
+"""Disk floor reached: raw streams are shed first, spot readings and summaries are kept,
+nothing unacknowledged is deleted, and the status says so."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from hub.demo.devices import BAND, CUFF, DEVICES, OXIMETER, SCALE, Script
+from hub.demo.hub_side import DemoHub
+from hub.model import EventKind, Kind
+
+CONFIG = """[hub]
+id = "hub-a"
+data_dir = "{root}/state"
+runtime_dir = "{root}/run"
+
+[store]
+flush_ms = 50
+disk_floor_mb = 64
+
+[uplink]
+enabled = false
+
+[ble]
+max_connections = 4
+
+[patient]
+pathway = "news2"
+"""
+
+
+async def until(check: Callable[[], bool], what: str, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+def test_full_disk_sheds_raw_streams_only(tmp_path: Path) -> None:
+    devices = "".join(f'\n[[devices]]\naddress = "{a}"\nkind = "{k}"\n' for a, k, _name in DEVICES)
+    config = tmp_path / "hub.toml"
+    config.write_text(CONFIG.format(root=tmp_path) + devices)
+    free = {"bytes": 10 * 2**30}
+
+    async def scenario() -> None:
+        script = Script(cuff_every_s=1.0, scale_every_s=1.5, deteriorate_after_s=3600)
+        async with DemoHub(
+            config, tmp_path / "flash", script, free_bytes=lambda _p: free["bytes"]
+        ) as demo:
+            daemon = demo.daemon
+            assert daemon is not None and daemon.store is not None
+            store = daemon.store
+            await until(lambda: daemon.counters["readings"] >= 6, "readings with room")
+            await daemon.flushed()
+            store.flush()
+            before = store.reading_ids()
+            free["bytes"] = 1 * 2**20  # 1 MB free, floor 64 MB
+            await until(
+                lambda: len(daemon.spot_ids[CUFF]) >= 3 and len(daemon.spot_ids[SCALE]) >= 2,
+                "spot records under the floor",
+            )
+            await until(lambda: store.status().shed >= 4, "raw samples shed")
+            status = await daemon.status()
+            assert status["disk"]["low"] is True
+            assert status["disk"]["raw_shed"] >= 4
+            await daemon.quiesce()
+            store.flush()
+            kept = store.reading_ids()
+            assert before <= kept  # nothing unacknowledged was deleted
+            readings = store.readings(kept - before).items
+            kinds = {r.kind for r in readings}
+            assert Kind.BLOOD_PRESSURE in kinds and Kind.WEIGHT in kinds
+            assert not kinds & {Kind.HEART_RATE, Kind.SPO2_CONTINUOUS}  # raw shed first
+            assert {r.device for r in readings if r.kind is Kind.SUMMARY} <= {OXIMETER, BAND}
+            events = store.events().items
+            assert any(e.kind is EventKind.STATUS and "disk space low" in e.message for e in events)
+
+    asyncio.run(scenario())
