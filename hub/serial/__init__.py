@@ -1,0 +1,1 @@
+"""USB serial medical devices: pure frame parsers and the pyserial edge that feeds them."""
