@@ -6,10 +6,14 @@ BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := python3-venv python3-dev mosquitto dbus systemd
 
-.PHONY: test lint system-deps venv
+.PHONY: test demo lint system-deps venv
 
 test: system-deps venv lint
 	$(BIN)/pytest -n 2
+
+# The embedded default: virtual devices → hub → local Mosquitto → receiver, until Ctrl-C.
+demo: system-deps venv
+	$(BIN)/hub demo
 
 lint: venv
 	$(BIN)/ruff check hub tests

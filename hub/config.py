@@ -44,6 +44,8 @@ class HubSection:
     data_dir: Path = Path("/var/lib/hub")
     runtime_dir: Path = Path("/run/hub")
     language: Literal["nb", "en"] = "nb"
+    timezone: str = field(default="Europe/Oslo", metadata={"doc": "an IANA zone, 'Europe/Oslo'"})
+    status_interval_s: float = field(default=60.0, metadata=_range(1, 3600))
 
 
 @dataclass(frozen=True)
@@ -65,9 +67,12 @@ class UplinkSection:
     cert_file: Path | None = None
     key_file: Path | None = None
     hospital_key_file: Path | None = None
+    hospital_signing_key_file: Path | None = None
     batch_max: int = field(default=200, metadata=_range(1, 10_000))
     batch_seconds: float = field(default=30.0, metadata=_range(0.01, 3600))
     ack_timeout_s: float = field(default=60.0, metadata=_range(0.1, 86_400))
+    window: int = field(default=16, metadata=_range(1, 1000))
+    auth_retry_s: float = field(default=600.0, metadata=_range(1, 86_400))
 
 
 @dataclass(frozen=True)
@@ -97,7 +102,39 @@ class DeviceEntry:
 @dataclass(frozen=True)
 class PatientSection:
     id: str = ""  # pseudonymous patient id, set by the hospital
-    pathway: Literal["general", "copd", "heart-failure", "hypertension"] = "general"
+    pathway: Literal["general", "copd", "heart-failure", "hypertension", "news2"] = "general"
+
+
+@dataclass(frozen=True)
+class TriageSection:
+    """Gating and persistence of local triage; fills `hub.signal.rules.Settings` (same field
+    names). Defaults are examples the hospital must confirm, not clinical advice."""
+
+    repeat_before_red: int = field(default=1, metadata=_range(0, 5))
+    repeat_window_s: float = field(default=900.0, metadata=_range(10, 86_400))
+    persist_k: int = field(default=50, metadata=_range(1, 3600))
+    persist_n: int = field(default=60, metadata=_range(1, 3600))
+    clear_k: int = field(default=30, metadata=_range(1, 3600))
+    hysteresis: float = field(default=1.0, metadata=_range(0, 20))
+    min_valid: int = field(default=30, metadata=_range(0, 3600))
+    stale_s: float = field(default=600.0, metadata=_range(10, 86_400))
+
+
+_HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+ScheduleKind = Literal["blood-pressure", "spo2-spot", "weight", "glucose", "temperature"]
+
+
+@dataclass(frozen=True)
+class ScheduleEntry:
+    """Measure `kind` (a reading kind) at each local `times` on `weekdays` (0 Monday … 6
+    Sunday); a reading from `early_minutes` before until `window_minutes` after counts."""
+
+    kind: ScheduleKind
+    times: tuple[str, ...] = field(metadata={"pattern": _HHMM, "doc": "times like '08:00'"})
+    window_minutes: int = field(default=60, metadata=_range(1, 1440))
+    early_minutes: int = field(default=30, metadata=_range(0, 1440))
+    weekdays: tuple[int, ...] = field(default=(0, 1, 2, 3, 4, 5, 6), metadata=_range(0, 6))
 
 
 @dataclass(frozen=True)
@@ -107,7 +144,9 @@ class Config:
     uplink: UplinkSection = UplinkSection()
     ble: BleSection = BleSection()
     patient: PatientSection = PatientSection()
+    triage: TriageSection = TriageSection()
     devices: tuple[DeviceEntry, ...] = ()
+    schedule: tuple[ScheduleEntry, ...] = ()
 
     @property
     def store_path(self) -> Path:

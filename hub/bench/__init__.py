@@ -12,7 +12,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-BENCHES: dict[str, str] = {}
+BENCHES: dict[str, str] = {
+    "ble": "hub.bench.ble",
+    "store": "hub.bench.store",
+    "decode": "hub.bench.decode",
+    "signal": "hub.bench.signal",
+    "uplink": "hub.bench.uplink",
+    "e2e": "hub.bench.e2e",
+}
 
 
 @dataclass(frozen=True)
