@@ -1,9 +1,11 @@
 """The hub's configuration: one TOML file loaded into typed, frozen dataclasses.
 
 Each section is a dataclass; its fields' type hints and `metadata` (min, max, pattern) are the
-schema, so adding a setting is adding a field. Anything wrong — an unknown key, a wrong type,
-a value out of range — is refused with a `ConfigError` that names the file, the key and what
-was expected, because a technician at a patient's home must be able to fix it from the message.
+schema, so adding a setting is adding a field; a rule over several fields is the section's
+`validate()` method, raising `Invalid` with the field to blame. Anything wrong — an unknown
+key, a wrong type, a value out of range, a bad combination — is refused with a `ConfigError`
+that names the file, the key and what was expected, because a technician at a patient's home
+must be able to fix it from the message.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from typing import Any, Literal
 DEFAULT_PATH = Path("/etc/hub/hub.toml")
 
 _MAC = r"^[0-9A-F]{2}(:[0-9A-F]{2}){5}$"
+_DEVICE_ID = r"^[A-Za-z0-9][A-Za-z0-9:._-]{0,63}$"
+_PORT = r"^(auto|/.+)?$"
 _HUB_ID = r"^[a-z0-9][a-z0-9-]{2,62}$"
 
 
@@ -32,6 +36,16 @@ class ConfigError(ValueError):
         self.problem = problem
         where = f"{source}: {key}: " if key else f"{source}: "
         super().__init__(where + problem)
+
+
+class Invalid(ValueError):
+    """Raised by a section's optional `validate()` for a combination of fields that cannot be
+    used: `key` names the field to blame; the loader adds the file and the section's path."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        self.key = key
+        self.problem = problem
+        super().__init__(f"{key}: {problem}")
 
 
 def _range(lo: float | None = None, hi: float | None = None, **extra: Any) -> dict[str, Any]:
@@ -89,14 +103,44 @@ DeviceKind = Literal[
 ]
 
 
+# What the serial reader speaks (hub.serial: the CMS50D+ live stream).
+SERIAL_KINDS = frozenset({"pulse-oximeter"})
+_BLE_ADDRESS = "a BLE address like 'C0:11:22:33:44:55' (upper case)"
+
+
 @dataclass(frozen=True)
 class DeviceEntry:
+    """An assigned device. `address` is its stable identity: the BLE address, or for a USB
+    serial device a name the hub gives it ('cms50d-1'); `port` is where a serial one is
+    plugged in: a path, or 'auto' for the first port with a known oximeter cable's USB id."""
+
     address: str = field(
-        metadata={"pattern": _MAC, "doc": "a BLE address like 'C0:11:22:33:44:55' (upper case)"}
+        metadata={
+            "pattern": _DEVICE_ID,
+            "doc": f"{_BLE_ADDRESS}, or for a serial device letters, digits and ':._-'",
+        }
     )
     kind: DeviceKind
     name: str = ""
     transport: Literal["ble", "serial"] = "ble"
+    port: str = field(
+        default="", metadata={"pattern": _PORT, "doc": "a path like '/dev/ttyUSB0', or 'auto'"}
+    )
+
+    def validate(self) -> None:
+        if self.transport == "ble":
+            if not re.fullmatch(_MAC, self.address):
+                raise Invalid("address", f"expected {_BLE_ADDRESS}, got {_show(self.address)}")
+            if self.port:
+                raise Invalid("port", "only for transport = 'serial'")
+            return
+        if not self.port:
+            raise Invalid(
+                "port", "missing; a serial device needs a path like '/dev/ttyUSB0' or 'auto'"
+            )
+        if self.kind not in SERIAL_KINDS:
+            kinds = ", ".join(repr(k) for k in sorted(SERIAL_KINDS))
+            raise Invalid("kind", f"transport 'serial' needs one of {kinds}, got {self.kind!r}")
 
 
 @dataclass(frozen=True)
@@ -189,7 +233,13 @@ def _build(cls: type, raw: Any, source: str, prefix: str) -> Any:
                 raise ConfigError(source, key, f"missing; expected {_describe(hints[name], spec)}")
             continue
         values[name] = _convert(hints[name], spec, raw[name], source, key)
-    return cls(**values)
+    built = cls(**values)
+    if callable(validate := getattr(built, "validate", None)):
+        try:
+            validate()
+        except Invalid as exc:
+            raise ConfigError(source, _join(prefix, exc.key), exc.problem) from exc
+    return built
 
 
 def _convert(hint: Any, spec: dataclasses.Field[Any], value: Any, source: str, key: str) -> Any:

@@ -19,7 +19,7 @@ OPS: Final[dict[str, tuple[frozenset[str], frozenset[str]]]] = {
     "status": (frozenset(), frozenset()),
     "scan": (frozenset(), frozenset({"seconds"})),
     "pair": (frozenset({"address"}), frozenset({"passkey"})),
-    "assign": (frozenset({"address", "kind"}), frozenset({"name"})),
+    "assign": (frozenset({"address", "kind"}), frozenset({"name", "transport", "port"})),
     "unassign": (frozenset({"address"}), frozenset()),
     "test-uplink": (frozenset(), frozenset()),
     "reload": (frozenset(), frozenset()),

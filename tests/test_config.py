@@ -92,6 +92,37 @@ name = "cuff"
             "one of",
         ),
         ('[[devices]]\nkind = "glucose"\n', "devices[0].address", "missing"),
+        (
+            '[[devices]]\naddress = "cms50d 1"\nkind = "pulse-oximeter"\n',
+            "devices[0].address",
+            "letters, digits",
+        ),
+        (
+            '[[devices]]\naddress = "cms50d-1"\nkind = "pulse-oximeter"\n',
+            "devices[0].address",
+            "BLE address",
+        ),
+        (
+            '[[devices]]\naddress = "C0:11:22:33:44:55"\nkind = "glucose"\nport = "auto"\n',
+            "devices[0].port",
+            "only for transport = 'serial'",
+        ),
+        (
+            '[[devices]]\naddress = "cms50d-1"\nkind = "pulse-oximeter"\ntransport = "serial"\n',
+            "devices[0].port",
+            "missing; a serial device needs",
+        ),
+        (
+            '[[devices]]\naddress = "ox"\nkind = "pulse-oximeter"\ntransport = "serial"\n'
+            'port = "ttyUSB0"\n',
+            "devices[0].port",
+            "'/dev/ttyUSB0', or 'auto'",
+        ),
+        (
+            '[[devices]]\naddress = "ox"\nkind = "glucose"\ntransport = "serial"\nport = "auto"\n',
+            "devices[0].kind",
+            "needs one of 'pulse-oximeter', got 'glucose'",
+        ),
         ('devices = "cuff"\n', "devices", "a list"),
         ("store = 3\n", "store", "expected a table"),
     ],
@@ -107,6 +138,26 @@ def test_each_section_refuses_bad_input_naming_file_and_key(
     message = str(err.value)
     assert message.startswith(f"/etc/hub/hub.toml: {key}: "), message
     assert expected in message
+
+
+def test_serial_device_entry() -> None:
+    cfg = config.loads(
+        MINIMAL
+        + """
+[[devices]]
+address = "cms50d-1"
+kind = "pulse-oximeter"
+transport = "serial"
+port = "/dev/serial/by-id/usb-Silicon_Labs_CP2102-if00-port0"
+[[devices]]
+address = "C0:11:22:33:44:55"
+kind = "pulse-oximeter"
+"""
+    )
+    serial, ble = cfg.devices
+    assert (serial.address, serial.transport) == ("cms50d-1", "serial")
+    assert serial.port == "/dev/serial/by-id/usb-Silicon_Labs_CP2102-if00-port0"
+    assert (ble.transport, ble.port) == ("ble", "")
 
 
 def test_missing_hub_section_and_bad_toml_and_missing_file(tmp_path: Path) -> None:

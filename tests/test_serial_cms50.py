@@ -13,6 +13,7 @@ from serial.tools.list_ports_common import ListPortInfo
 
 from hub.model import Code, Kind, Reading
 from hub.serial import cms50
+from hub.serial.devices import resolve
 from hub.serial.reader import SerialOximeter, candidates
 from hub.sim.serial_oximeter import PtyOximeter
 
@@ -99,6 +100,16 @@ def test_usb_ids_pick_the_oximeter_cable() -> None:
     cable.vid, cable.pid = 0x10C4, 0xEA60
     other.vid, other.pid = 0x2341, 0x0043
     assert candidates([other, cable]) == ["/dev/ttyUSB0"]
+
+
+def test_configured_port_resolves_to_a_path_only_when_there_is_one() -> None:
+    here = {"/dev/ttyUSB1"}
+    assert resolve("/dev/ttyUSB1", here.__contains__, list) == "/dev/ttyUSB1"
+    assert resolve("/dev/ttyUSB0", here.__contains__, list) is None
+    assert resolve("auto", here.__contains__, lambda: ["/dev/ttyUSB3", "/dev/ttyUSB4"]) == (
+        "/dev/ttyUSB3"
+    )
+    assert resolve("auto", here.__contains__, list) is None
 
 
 @pytest.mark.slow

@@ -10,8 +10,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from hub.config import Config, ConfigError, DeviceEntry, _build
 
@@ -39,10 +41,10 @@ class Assignments:
         return dataclasses.replace(config, devices=base + self.assigned)
 
 
-def entry(address: str, kind: str, name: str, source: str = "control socket") -> DeviceEntry:
-    """A device entry validated as the config file's `[[devices]]` are (ConfigError if bad)."""
-    raw = {"address": address, "kind": kind, "name": name}
-    built: DeviceEntry = _build(DeviceEntry, raw, source, "device")
+def entry(raw: Mapping[str, Any], source: str = "control socket") -> DeviceEntry:
+    """A device entry validated as the config file's `[[devices]]` are (ConfigError if bad):
+    `address` and `kind`, optionally `name`, `transport` and `port`; nothing else."""
+    built: DeviceEntry = _build(DeviceEntry, dict(raw), source, "device")
     return built
 
 
@@ -55,11 +57,7 @@ def load(path: Path) -> Assignments:
         raise ConfigError(str(path), "", f"unreadable ({exc})") from exc
     if not isinstance(body, dict):
         raise ConfigError(str(path), "", "expected a JSON object")
-    assigned = tuple(
-        entry(d.get("address"), d.get("kind"), d.get("name", ""), str(path))
-        for d in body.get("assigned", [])
-        if isinstance(d, dict)
-    )
+    assigned = tuple(entry(d, str(path)) for d in body.get("assigned", []) if isinstance(d, dict))
     return Assignments(assigned, frozenset(str(a) for a in body.get("unassigned", [])))
 
 

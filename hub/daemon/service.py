@@ -1,6 +1,7 @@
 """The hub daemon: one asyncio loop wiring devices → triage → store → uplink.
 
-Tasks: the device manager's output (readings, device information, events), a one-second tick
+Tasks: the devices' output (the BLE device manager's and the USB serial devices': readings,
+device information, events), a one-second tick
 (streams, the measurement schedule, clock sync, the systemd watchdog), the status heartbeat
 and the control socket. The store's group commit and the uplink run in their own threads;
 every store call from the loop goes through `asyncio.to_thread`, in order, so a commit's fsync
@@ -50,6 +51,7 @@ from hub.daemon.stable_ids import load_secret
 from hub.daemon.status import StatusInputs, build_status
 from hub.model import DeviceInfo, Event, EventKind, Kind, Reading
 from hub.sdnotify import Notifier, watchdog_interval_s
+from hub.serial.devices import SerialDevices
 from hub.signal.rules import PROFILES, Settings
 from hub.store import Store, admin
 from hub.store.store import DeviceRecord
@@ -146,6 +148,7 @@ class Daemon:
         self.store: Store | None = None
         self.uplink: Uplink | None = None
         self.manager: DeviceManager | None = None
+        self.serial: SerialDevices | None = None
         self.pipeline: Pipeline | None = None
         self.notifier = Notifier(self.environ)
         self.stopping = asyncio.Event()
@@ -164,7 +167,7 @@ class Daemon:
         self._synced = False
         self._reported: set[str] = set()
         self._writes: asyncio.Queue[Callable[[], None]] = asyncio.Queue()
-        self._manager_task: asyncio.Task[None] | None = None
+        self._consumers: list[tuple[DeviceManager | SerialDevices, asyncio.Task[None]]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._last_schedule = 0.0
         self._downlink_schedule: tuple[Mapping[str, Any], ...] = ()
@@ -204,7 +207,7 @@ class Daemon:
         try:
             if self.hooks.signals:
                 self._install_signals()
-            self._start_manager()
+            self._start_devices()
             bus = await self._pairing_agent() if self.hooks.backend is None else None
             self.notifier.send(READY="1", STATUS=self._status_line())
             self.ready.set()
@@ -227,7 +230,7 @@ class Daemon:
     async def quiesce(self) -> None:
         """Stop taking readings: devices let go, streams summarised up to now (the minute in
         progress included), every queued write done. What is left is for the uplink."""
-        await self._stop_manager()
+        await self._stop_devices()
         assert self.pipeline is not None
         self._submit(self.pipeline.tick(datetime.now(UTC), final=True))
         await self.flushed()
@@ -335,7 +338,7 @@ class Daemon:
 
     # ------------------------------------------------------------------ devices
 
-    def _start_manager(self) -> None:
+    def _start_devices(self) -> None:
         self.manager = DeviceManager(
             self.cfg,
             backend=self.backend,
@@ -343,25 +346,31 @@ class Daemon:
             session_options=self.hooks.session_options,
             backoff_base_s=self.hooks.backoff_base_s,
         )
-        self._manager_task = asyncio.create_task(self._consume(self.manager), name="devices")
+        self.serial = SerialDevices(self.cfg.devices, backoff_base_s=self.hooks.backoff_base_s)
+        self.serial.start()
+        self._consumers = [
+            (self.manager, asyncio.create_task(self._consume_ble(self.manager), name="ble")),
+            (self.serial, asyncio.create_task(self._consume(self.serial.output), name="serial")),
+        ]
 
-    async def _stop_manager(self) -> None:
-        """Stop the devices, then handle what they already sent before the consumer ends."""
-        task, manager = self._manager_task, self.manager
-        self._manager_task = None
-        if task is None or manager is None:
-            return
-        await manager.stop()
-        manager.output.put_nowait(_END)  # type: ignore[arg-type]
-        await asyncio.gather(task, return_exceptions=True)
+    async def _stop_devices(self) -> None:
+        """Stop the devices, then handle what they already sent before the consumers end."""
+        consumers, self._consumers = self._consumers, []
+        for source, task in consumers:
+            await source.stop()
+            source.output.put_nowait(_END)  # type: ignore[arg-type]
+            await asyncio.gather(task, return_exceptions=True)
 
-    async def _consume(self, manager: DeviceManager) -> None:
+    async def _consume_ble(self, manager: DeviceManager) -> None:
         try:
             await manager.start()
         except BleakError as exc:
             self._error(f"Bluetooth unavailable: {exc}")
             return
-        while (item := await manager.output.get()) is not _END:
+        await self._consume(manager.output)
+
+    async def _consume(self, output: asyncio.Queue[Any]) -> None:
+        while (item := await output.get()) is not _END:
             try:
                 await self._handle(item)
             except Exception as exc:  # one bad item must not stop the devices
@@ -580,7 +589,7 @@ class Daemon:
 
     def _status_inputs(self, store_status: Any, devices: tuple[DeviceRecord, ...]) -> StatusInputs:
         manager = self.manager
-        states = {}
+        states = self.serial.states() if self.serial is not None else {}
         if manager is not None:
             for entry in self.cfg.devices:
                 if entry.transport == "ble":
@@ -624,8 +633,8 @@ class Daemon:
         assert self.pipeline is not None
         self.pipeline.reconfigure(PROFILES[rules.profile_name], rules.settings)
         if devices_changed:
-            await self._stop_manager()
-            self._start_manager()
+            await self._stop_devices()
+            self._start_devices()
         self.notifier.send(RELOADING="0", STATUS=self._status_line())
         self._event(Event(EventKind.STATUS, datetime.now(UTC), "configuration reloaded"))
         return {
@@ -708,16 +717,20 @@ class Daemon:
         try:
             current = assignments.load(path)
             if op == "assign":
-                new = current.assign(
-                    assignments.entry(args["address"], args["kind"], args.get("name", ""))
-                )
+                new = current.assign(assignments.entry(args))
             else:
-                new = current.unassign(str(args["address"]).upper())
+                new = current.unassign(self._configured_address(str(args["address"])))
         except ConfigError as exc:
             raise OpError(str(exc)) from exc
         await asyncio.to_thread(assignments.save, path, new)
         result = await self.reload()
         return {"devices": [d.address for d in self.cfg.devices], **result}
+
+    def _configured_address(self, address: str) -> str:
+        """The configured device `address` names, whatever its case (BLE addresses are kept
+        upper case, a serial device's name as written)."""
+        known = (d.address for d in self.cfg.devices if d.address.upper() == address.upper())
+        return next(known, address.upper())
 
 
 def run(config_path: Path, hooks: Hooks | None = None) -> int:

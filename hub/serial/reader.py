@@ -56,7 +56,9 @@ class SerialOximeter:
         period_s: float = 1.0,
         ids: ReadingIds | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        on_open: Callable[[], None] = lambda: None,
     ) -> None:
+        """`on_open` is called once the port is open, before the first read."""
         self.path = path
         self.device = device
         self.period_s = period_s
@@ -64,10 +66,12 @@ class SerialOximeter:
         self.skipped = 0
         self._ids = ids or ReadingIds()
         self._now = now
+        self._on_open = on_open
 
     async def run(self, output: asyncio.Queue[Reading]) -> None:
         port = await asyncio.to_thread(open_port, self.path)
         try:
+            self._on_open()
             await self._pump(port, output)
         finally:
             port.close()

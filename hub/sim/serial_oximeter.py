@@ -47,9 +47,13 @@ class PtyOximeter:
         self._task = asyncio.create_task(self._stream())
 
     async def stop(self) -> None:
+        """Stop streaming and close the pty (the cable pulled); a second call does nothing."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        os.close(self._master)
-        os.close(self._slave)
+            self._task = None
+        if self._master >= 0:
+            os.close(self._master)
+            os.close(self._slave)
+            self._master = self._slave = -1
