@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,8 +15,6 @@ from hub.config import BleSection, Config, DeviceEntry, HubSection
 from hub.model import DeviceInfo, Event, EventKind, Reading
 from hub.sim.air import VirtualAir
 from hub.sim.backend import bleak_backend, hub_adapter
-
-DEADLINE_S = 30.0
 
 
 def config(*entries: tuple[str, str], max_connections: int = 6) -> Config:
@@ -36,15 +33,6 @@ class Collected:
 
     def errors(self) -> list[Event]:
         return [e for e in self.events if e.kind is EventKind.ERROR]
-
-
-async def until(condition: Callable[[], bool], what: str, deadline_s: float = DEADLINE_S) -> None:
-    """Wait for `condition` (checked every few ms) or fail naming `what`."""
-    end = time.monotonic() + deadline_s
-    while not condition():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.005)
 
 
 async def _drain(manager: DeviceManager, into: Collected) -> None:

@@ -10,22 +10,14 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from waiting import wait_for
 
 HUB_ADAPTER = "00:AA:01:00:00:01"  # hci0
 DEVICE_ADAPTER = "00:BB:02:00:00:02"  # hci1
-
-
-def _wait(condition: Callable[[], bool], what: str, deadline_s: float = 20.0) -> None:
-    end = time.monotonic() + deadline_s
-    while not condition():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -69,7 +61,7 @@ def bluezoo(tmp: Path) -> Iterator[str]:
     mock: subprocess.Popen[bytes] | None = None
     log = (tmp / "bluezoo.log").open("wb")
     try:
-        _wait(socket.exists, "the private D-Bus socket")
+        wait_for(socket.exists, "the private D-Bus socket")
         env = {**os.environ, "DBUS_SYSTEM_BUS_ADDRESS": address}
         mock = subprocess.Popen(
             [
@@ -86,7 +78,7 @@ def bluezoo(tmp: Path) -> Iterator[str]:
             stdout=subprocess.DEVNULL,
             stderr=log,
         )
-        _wait(lambda: _bluez_on_bus(address), "BlueZoo on the bus")
+        wait_for(lambda: _bluez_on_bus(address), "BlueZoo on the bus")
         yield address
     finally:
         if mock is not None:

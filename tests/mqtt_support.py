@@ -13,8 +13,7 @@ import signal
 import subprocess
 import sys
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -24,6 +23,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # when run as a script
     sys.path.insert(0, str(ROOT))
+
+from waiting import wait_for  # noqa: E402
 
 from hub.broker import Broker  # noqa: E402
 from hub.ids import ReadingIds  # noqa: E402
@@ -45,15 +46,6 @@ from hub.uplink.client import Uplink, UplinkKeys, UplinkSettings  # noqa: E402
 
 HUBS = ["hub-a", "hub-b"]
 T0 = datetime(2026, 11, 21, 8, tzinfo=UTC)
-
-
-def wait_for(check: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
-    """Poll `check` until it holds; fail with `what` after a generous deadline."""
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 def readings(n: int, *, start: int = 0, device: str = "C0:11:22:33:44:55") -> list[Reading]:

@@ -6,7 +6,8 @@ import asyncio
 from datetime import datetime
 from pathlib import Path
 
-from _blesim import config, running, until
+from _blesim import config, running
+from waiting import until
 
 from hub.ble.pairing import StaticPasskeys
 from hub.ble.profiles import blood_pressure, decode, glucose, heart_rate, plx, thermometer, weight

@@ -8,10 +8,11 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from _blesim import Collected, config, until
+from _blesim import Collected, config
 from _bluezoo import DEVICE_ADAPTER, bluezoo
 from dbus_fast import BusType, Message, MessageType
 from dbus_fast.aio import MessageBus
+from waiting import until
 
 from hub.ble.agent import HubAgent, register_agent
 from hub.ble.manager import BleakBackend, DeviceManager

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from waiting import until
 
 from hub.demo.devices import CUFF, OXIMETER, SCALE, Script
 from hub.demo.hub_side import DemoHub
@@ -39,14 +39,6 @@ times = ["{missed}"]
 window_minutes = 30
 early_minutes = 0
 """
-
-
-async def until(check: Callable[[], bool], what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 async def call(path: Path, op: str, **args: Any) -> dict[str, Any]:

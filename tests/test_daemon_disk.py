@@ -4,9 +4,9 @@ nothing unacknowledged is deleted, and the status says so."""
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 from pathlib import Path
+
+from waiting import until
 
 from hub.demo.devices import BAND, CUFF, DEVICES, OXIMETER, SCALE, Script
 from hub.demo.hub_side import DemoHub
@@ -30,14 +30,6 @@ max_connections = 4
 [patient]
 pathway = "news2"
 """
-
-
-async def until(check: Callable[[], bool], what: str, timeout: float = 90.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 def test_full_disk_sheds_raw_streams_only(tmp_path: Path) -> None:

@@ -9,7 +9,8 @@ import asyncio
 from pathlib import Path
 
 import pytest
-from test_daemon_control import call, until
+from test_daemon_control import call
+from waiting import until
 
 from hub.daemon import Daemon
 from hub.demo.hub_side import DemoHub

@@ -1,11 +1,11 @@
 import random
 import sqlite3
-import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from store_support import BAND, CUFF, T0, open_store, reading, readings
+from waiting import wait_for
 
 from hub.model import DeviceInfo, Event, EventKind, Kind, Level
 from hub.store import Store, StoreError
@@ -18,14 +18,6 @@ def committed_rows(path: Path) -> int:
         return conn.execute("SELECT count(*) FROM readings").fetchone()[0]
     finally:
         conn.close()
-
-
-def wait_for(condition, what: str, deadline_s: float = 30.0) -> None:  # type: ignore[no-untyped-def]
-    end = time.monotonic() + deadline_s
-    while not condition():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.01)
 
 
 def test_states_new_sent_acknowledged_purged(tmp_path: Path) -> None:

@@ -6,7 +6,8 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from mqtt_support import Chain, chain, fill_store, open_store, readings, running, wait_for
+from mqtt_support import Chain, chain, fill_store, open_store, readings, running
+from waiting import wait_for
 
 from hub.model import Event, EventKind
 from hub.pki import Identity
