@@ -156,6 +156,17 @@ def test_device_information_fills_the_device_resource() -> None:
     assert device[0]["version"] == [{"type": {"text": "firmware"}, "value": "2.1"}]
 
 
+def test_device_identifier_is_btmac_for_ble_and_hub_scoped_for_serial() -> None:
+    ble, serial = _spo2(), _spo2(id=ID.replace("0001", "0002"), device="cms50d-1")
+    devices = _resources(_bundle([ble, serial]), "Device")
+    found = sorted((d["identifier"][0] for d in devices), key=lambda i: i["system"])
+    assert len(found) == 2
+    assert found[0]["system"] == fhir.BLUETOOTH_SYSTEM
+    assert found[0]["value"] == "aa:bb:cc:dd:ee:ff"
+    assert found[0]["type"]["coding"][0]["code"] == "BTMAC"
+    assert found[1] == {"system": fhir.LOCAL_DEVICE_SYSTEM, "value": f"{HUB}/cms50d-1"}
+
+
 def test_strings_are_escaped() -> None:
     r = _spo2(details={"clock_sync": 'odd"value\\'}, flags=frozenset({"x\ny"}))
     text = fhir.bundle_json("b", HUB, 'pa"tient', [r], T0)

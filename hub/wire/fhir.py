@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timezone, tzinfo
@@ -37,6 +38,8 @@ READING_SYSTEM = "urn:dho:reading"
 BATCH_SYSTEM = "urn:dho:batch"
 PATIENT_SYSTEM = "urn:dho:patient"
 BLUETOOTH_SYSTEM = "http://hl7.org/fhir/sid/eui-48/bluetooth"
+LOCAL_DEVICE_SYSTEM = "urn:dho:device"  # devices without a Bluetooth address (USB serial)
+_MAC = re.compile(r"[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}")
 EXT = "http://dho.example.org/fhir/StructureDefinition/"
 EXT_RECEIVED = EXT + "hub-received-time"
 EXT_CLOCK = EXT + "clock-sync"
@@ -136,7 +139,7 @@ def bundle_json(
         if ref is None:
             url = device_url(hub, reading.device)
             ref = refs[reading.device] = _dumps({"reference": url})
-            entries.append(_dumps(_device_entry(url, reading.device, devices(reading.device))))
+            entries.append(_dumps(_device_entry(url, hub, reading.device, devices(reading.device))))
         entries.extend(_observation_entries(hub_prefix, reading, subject, ref, device_zone))
     head = _dumps(
         {
@@ -239,16 +242,22 @@ def _value(obs: Observation) -> str:
     )
 
 
-def _device_entry(url: str, address: str, info: DeviceInfo | None) -> dict[str, Any]:
+def _device_identifier(hub: str, address: str) -> dict[str, Any]:
+    """A Bluetooth address as the PHD guide's BTMAC identifier; any other device name (a USB
+    serial oximeter's) is only unique on its hub, so it is qualified by the hub id."""
+    if _MAC.fullmatch(address):
+        return {
+            "type": {"coding": [{"system": DEVICE_ID_TYPE, "code": "BTMAC"}]},
+            "system": BLUETOOTH_SYSTEM,
+            "value": address.lower(),
+        }
+    return {"system": LOCAL_DEVICE_SYSTEM, "value": f"{hub}/{address}"}
+
+
+def _device_entry(url: str, hub: str, address: str, info: DeviceInfo | None) -> dict[str, Any]:
     device: dict[str, Any] = {
         "resourceType": "Device",
-        "identifier": [
-            {
-                "type": {"coding": [{"system": DEVICE_ID_TYPE, "code": "BTMAC"}]},
-                "system": BLUETOOTH_SYSTEM,
-                "value": address.lower(),
-            }
-        ],
+        "identifier": [_device_identifier(hub, address)],
     }
     if info is not None:
         if info.manufacturer:
