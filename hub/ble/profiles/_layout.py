@@ -41,6 +41,19 @@ def layouts(
     )
 
 
+def checked_flags(data: bytes, char: str, table: Sequence[Layout], allowed: int) -> int:
+    """The flags byte of a flag-driven value, once its reserved bits and the whole length are
+    checked against the layout the flags announce."""
+    if not data:
+        raise DecodeError(f"{char}: empty value")
+    flags = data[0]
+    if flags & ~allowed:
+        check_flags(char, flags, allowed)
+    if len(data) != table[flags].size:
+        raise table[flags].error(data)
+    return flags
+
+
 def check_flags(char: str, flags: int, allowed: int, field: str = "flags") -> None:
     """Reserved bits set in a flags field: the layout is unknown, so the value is refused."""
     if flags & ~allowed:

@@ -13,9 +13,9 @@ import struct
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from hub.ble.profiles._layout import Layout, check_flags, layouts
+from hub.ble.profiles._layout import Layout, checked_flags, layouts
 from hub.ble.profiles._values import KPA_TO_MMHG, Features, bit_names, sfloat_field
-from hub.ble.profiles.errors import DecodeError, reserved
+from hub.ble.profiles.errors import reserved
 from hub.ble.profiles.ieee11073 import (
     TimeField,
     Value,
@@ -85,14 +85,7 @@ def decode_cuff_pressure(data: bytes) -> Measurement:
 
 
 def _decode(data: bytes, char: str, table: tuple[Layout, ...], *, cuff: bool) -> Measurement:
-    if not data:
-        raise DecodeError(f"{char}: empty value")
-    flags = data[0]
-    if flags & ~_ALLOWED:
-        check_flags(char, flags, _ALLOWED)
-    layout = table[flags]
-    if len(data) != layout.size:
-        raise layout.error(data)
+    flags = checked_flags(data, char, table, _ALLOWED)
     systolic, diastolic, mean = _HEAD(data)
     marks: list[str] = []
     unit = flags & KPA

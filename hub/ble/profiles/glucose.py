@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
-from hub.ble.profiles._layout import check_flags, layouts
+from hub.ble.profiles._layout import checked_flags, layouts
 from hub.ble.profiles._values import (
     KG_PER_L_TO_MG_PER_DL,
     MOL_PER_L_TO_MMOL_PER_L,
@@ -98,14 +98,7 @@ def decode_measurement(data: bytes) -> Measurement:
     """Concentration as mg/dL (code 2339-0) from kg/L, or mmol/L (15074-8) from mol/L.
     Device time = base time + time offset. `details`: `sequence`, `time_offset_min`,
     `sample_type`, `sample_location`, `sensor_status` (raw bits), `context_follows`."""
-    if not data:
-        raise DecodeError(f"{MEASUREMENT}: empty value")
-    flags = data[0]
-    if flags & ~_ALLOWED:
-        check_flags(MEASUREMENT, flags, _ALLOWED)
-    layout = _LAYOUTS[flags]
-    if len(data) != layout.size:
-        raise layout.error(data)
+    flags = checked_flags(data, MEASUREMENT, _LAYOUTS, _ALLOWED)
     marks: list[str] = []
     details: dict[str, Any] = {"sequence": _U16(data, 1)[0]}
     time = decode_date_time(MEASUREMENT, data, 3)
@@ -264,12 +257,7 @@ def _enum(
 
 
 def decode_context(data: bytes) -> GlucoseContext:
-    if not data:
-        raise DecodeError(f"{CONTEXT}: empty value")
-    flags = data[0]
-    layout = _CONTEXT_LAYOUTS[flags]
-    if len(data) != layout.size:
-        raise layout.error(data)
+    flags = checked_flags(data, CONTEXT, _CONTEXT_LAYOUTS, 0xFF)
     fields: dict[str, Any] = {"sequence": _U16(data, 1)[0]}
     marks: list[str] = []
     offset = 3

@@ -14,9 +14,8 @@ import struct
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from hub.ble.profiles._layout import Layout, check_flags, layouts
+from hub.ble.profiles._layout import checked_flags, layouts
 from hub.ble.profiles._values import Features, bit_names, sfloat_detail, sfloat_field
-from hub.ble.profiles.errors import DecodeError
 from hub.ble.profiles.ieee11073 import (
     TimeField,
     Value,
@@ -103,19 +102,6 @@ _PULSE = sfloat_field(Code.HEART_RATE, "pulse")
 _PAI = sfloat_field(Code.PULSE_AMPLITUDE_INDEX, "pai")
 
 
-def _flags(data: bytes, char: str, table: tuple[Layout, ...]) -> int:
-    """The flags, once the length is checked against the layout they announce."""
-    if not data:
-        raise DecodeError(f"{char}: empty value")
-    flags = data[0]
-    if flags & ~_ALLOWED:
-        check_flags(char, flags, _ALLOWED)
-    layout = table[flags]
-    if len(data) != layout.size:
-        raise layout.error(data)
-    return flags
-
-
 def _spo2_pulse(data: bytes, marks: list[str]) -> list[Observation]:
     """The mandatory SpO2 and pulse rate both measurements begin with."""
     spo2, pr = _PAIR(data, 1)
@@ -148,7 +134,7 @@ def _tail(
 
 
 def decode_spot_check(data: bytes) -> Measurement:
-    flags = _flags(data, SPOT, _SPOT_LAYOUTS)
+    flags = checked_flags(data, SPOT, _SPOT_LAYOUTS, _ALLOWED)
     marks: list[str] = []
     obs = _spo2_pulse(data, marks)
     time = None
@@ -177,7 +163,7 @@ def decode_spot_check(data: bytes) -> Measurement:
 def decode_continuous(data: bytes) -> Measurement:
     """`details` holds the fast and slow averages, when sent: `spo2_fast`, `pulse_fast`,
     `spo2_slow`, `pulse_slow` (None for a special value, flagged `spo2-fast:nan` etc.)."""
-    flags = _flags(data, CONTINUOUS, _CONT_LAYOUTS)
+    flags = checked_flags(data, CONTINUOUS, _CONT_LAYOUTS, _ALLOWED)
     marks: list[str] = []
     obs = _spo2_pulse(data, marks)
     details: dict[str, Any] = {}

@@ -10,9 +10,9 @@ from __future__ import annotations
 import struct
 from typing import Any
 
-from hub.ble.profiles._layout import Layout, check_flags, layouts
+from hub.ble.profiles._layout import Layout, checked_flags, layouts
 from hub.ble.profiles._values import FAHRENHEIT_TO_CELSIUS, float_observation
-from hub.ble.profiles.errors import DecodeError, reserved
+from hub.ble.profiles.errors import reserved
 from hub.ble.profiles.ieee11073 import (
     TimeField,
     Value,
@@ -65,14 +65,7 @@ def decode_intermediate(data: bytes) -> Measurement:
 
 def _decode(data: bytes, char: str, kind: Kind) -> Measurement:
     """`details["temperature_type"]` names the body site when the device sends it."""
-    if not data:
-        raise DecodeError(f"{char}: empty value")
-    flags = data[0]
-    if flags & ~_ALLOWED:
-        check_flags(char, flags, _ALLOWED)
-    layout = _LAYOUTS[char][flags]
-    if len(data) != layout.size:
-        raise layout.error(data)
+    flags = checked_flags(data, char, _LAYOUTS[char], _ALLOWED)
     marks: list[str] = []
     conv = FAHRENHEIT_TO_CELSIUS if flags & FAHRENHEIT else None
     obs = float_observation(

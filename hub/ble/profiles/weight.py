@@ -12,9 +12,8 @@ import struct
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from hub.ble.profiles._layout import check_flags, check_size, layouts
+from hub.ble.profiles._layout import check_size, checked_flags, layouts
 from hub.ble.profiles._values import INCH_TO_M, POUND_TO_KG, Features, bit_names
-from hub.ble.profiles.errors import DecodeError
 from hub.ble.profiles.ieee11073 import TimeField, decode_date_time, encode_date_time
 from hub.model import Code, Kind, Measurement, Observation, canonical_unit
 
@@ -46,14 +45,7 @@ def decode_measurement(data: bytes) -> Measurement:
     """Weight in kg (from 0.005 kg or 0.01 lb steps), BMI and height (m) as observations.
     An unsuccessful measurement has no weight observation and the flag
     `measurement-unsuccessful`. `details["user_id"]` when sent (255 = unknown user)."""
-    if not data:
-        raise DecodeError(f"{MEASUREMENT}: empty value")
-    flags = data[0]
-    if flags & ~_ALLOWED:
-        check_flags(MEASUREMENT, flags, _ALLOWED)
-    layout = _LAYOUTS[flags]
-    if len(data) != layout.size:
-        raise layout.error(data)
+    flags = checked_flags(data, MEASUREMENT, _LAYOUTS, _ALLOWED)
     imperial = flags & IMPERIAL
     marks: list[str] = []
     obs: list[Observation] = []
