@@ -39,7 +39,7 @@ def test_a_known_full_batch_is_taken_without_counting_the_table_again(tmp_path: 
         sizes = []
         for now in (10.0, 11.0, 12.0, 13.0):
             batch = uplink._take(now)
-            sizes.append(len(batch.readings) if batch else 0)
+            sizes.append(batch.count if batch else 0)
             if batch:
                 store.acknowledge(batch.id)
         assert sizes == [500, 500, 100, 0]

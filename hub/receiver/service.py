@@ -29,10 +29,10 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from hub.gcpause import gc_paused
+from hub.receiver.bundle import bundle_keys
 from hub.receiver.db import IncomingBatch, ReceiverDb
 from hub.wire import topics
-from hub.wire.envelope import EnvelopeError, Refusal, key_id, open_envelope
-from hub.wire.fhir import BATCH_SYSTEM, BundleError, observation_keys
+from hub.wire.envelope import EnvelopeError, key_id, open_envelope
 from hub.wire.messages import Ack, DownlinkConfig, sign_message
 
 log = logging.getLogger(__name__)
@@ -100,10 +100,11 @@ class Ingest:
             payload, topic_hub=hub, hub_keys=self.hub_keys, recipients=self.recipients
         )
         header = opened.header
-        # The parsed Bundle (tens of thousands of acyclic containers) is built, read and
-        # freed with the cyclic GC paused, so no collection ever walks it (see hub.gcpause).
+        # A Bundle the typed decode refuses is parsed whole by json.loads (tens of thousands
+        # of acyclic containers): built, read and freed with the cyclic GC paused, so no
+        # collection ever walks it (see hub.gcpause).
         with gc_paused():
-            keys = _bundle_keys(opened.payload, hub, header.batch, header.count)
+            keys = bundle_keys(opened.payload, hub, header.batch, header.count)
         return IncomingBatch(
             header.batch,
             hub,
@@ -113,22 +114,6 @@ class Ingest:
             opened.compressed,
             keys,
         )
-
-
-def _bundle_keys(payload: bytes, hub: str, batch: str, count: int) -> list[tuple[str, int]]:
-    """The Observation keys of a decrypted Bundle that must name `batch` and hold `count`
-    readings of `hub`; anything else is a BAD_PAYLOAD refusal."""
-    try:
-        bundle = json.loads(payload)
-        keys = observation_keys(bundle, hub)
-    except (ValueError, RecursionError) as exc:  # BundleError is a ValueError
-        detail = str(exc) if isinstance(exc, BundleError) else "Bundle is not JSON"
-        raise EnvelopeError(Refusal.BAD_PAYLOAD, detail) from None
-    if bundle.get("identifier") != {"system": BATCH_SYSTEM, "value": batch}:
-        raise EnvelopeError(Refusal.BAD_PAYLOAD, "Bundle identifier is not the batch id")
-    if len({ident.split("/")[1] for ident, _ in keys}) != count:
-        raise EnvelopeError(Refusal.BAD_PAYLOAD, f"header says {count} readings")
-    return keys
 
 
 def _batch_of(payload: bytes) -> str | None:

@@ -89,9 +89,21 @@ class UplinkKeys:
     hospital_signing: Ed25519PublicKey  # acks and configs are signed with it
 
 
+@dataclass(frozen=True, slots=True)
+class _Sealed:
+    """A batch as sealed: sent again as is until its ack, so its Readings need not stay alive
+    (holding them kept tens of thousands of objects for the cyclic GC to walk). After a
+    restart the outbox's unacknowledged batches are read and sealed afresh."""
+
+    id: str
+    sequence: int
+    count: int
+    envelope: bytes
+
+
 @dataclass
 class _Sent:
-    batch: OutboxBatch
+    sealed: _Sealed
     at: float  # monotonic time of the last send
 
 
@@ -147,7 +159,7 @@ class Uplink:
         self._window = settings.window
         self._attempt = 0
         self._next_attempt = 0.0
-        self._pending: collections.deque[OutboxBatch] = collections.deque()
+        self._pending: collections.deque[_Sealed] = collections.deque()
         self._unacked: dict[str, _Sent] = {}
         self._again: set[str] = set()  # ids queued for a second (or later) send
         self._mids: dict[int, str] = {}
@@ -294,9 +306,9 @@ class Uplink:
         if self._status is None:
             self._status = self._status_last  # the full status again, after "online"
         # What was in flight on the last connection is sent again, same batch ids.
-        for sent in sorted(self._unacked.values(), key=lambda x: x.batch.sequence, reverse=True):
-            self._pending.appendleft(sent.batch)
-            self._again.add(sent.batch.id)
+        for sent in sorted(self._unacked.values(), key=lambda x: x.sealed.sequence, reverse=True):
+            self._pending.appendleft(sent.sealed)
+            self._again.add(sent.sealed.id)
         self._unacked.clear()
         self._mids.clear()
 
@@ -401,19 +413,19 @@ class Uplink:
         if self._startup_resend:
             self._startup_resend = False
             earlier = self.outbox.unacked_batches(sent_before=self.clock())
-            self._pending.extend(earlier)
+            self._pending.extend(self._seal(b) for b in earlier)
             self._again.update(b.id for b in earlier)
         timeout = self.settings.ack_timeout_s
         for batch_id, sent in list(self._unacked.items()):
             if now - sent.at >= timeout:
                 del self._unacked[batch_id]
-                self._pending.append(sent.batch)
+                self._pending.append(sent.sealed)
                 self._again.add(batch_id)
         while len(self._unacked) < self._window:
-            batch = self._pending.popleft() if self._pending else self._take(now)
-            if batch is None:
+            sealed = self._pending.popleft() if self._pending else self._take(now)
+            if sealed is None:
                 return
-            self._send(batch, now)
+            self._send(sealed, now)
 
     def _send_status(self) -> None:
         payload = self._status
@@ -423,15 +435,15 @@ class Uplink:
         self._client.publish(topics.status(self.settings.hub), payload, qos=1, retain=True)
         self._status_last = payload
 
-    def _take(self, now: float) -> OutboxBatch | None:
+    def _take(self, now: float) -> _Sealed | None:
         s = self.settings
         stale = now - self._depth_at >= _TICK and self._depth < s.batch_max
         if stale or self._urgent.is_set():
             # queue_depth counts every unacknowledged row (a scan of the table); ours in
             # flight are not new. While a full batch is known to be waiting, more rows would
             # change nothing: it is counted again only when the estimate runs low.
-            held = sum(len(x.batch.readings) for x in self._unacked.values())
-            held += sum(len(b.readings) for b in self._pending)
+            held = sum(x.sealed.count for x in self._unacked.values())
+            held += sum(b.count for b in self._pending)
             self._depth = self.outbox.queue_depth() - held
             self._depth_at = now
         if self._depth <= 0:
@@ -455,25 +467,24 @@ class Uplink:
             return None
         self._depth = max(0, self._depth - len(batch.readings))
         self._waiting_since = None if self._depth == 0 else now
-        return batch
+        return self._seal(batch)
 
-    def _send(self, batch: OutboxBatch, now: float) -> None:
+    def _send(self, sealed: _Sealed, now: float) -> None:
         assert self._client is not None
-        envelope = self._envelope(batch)
-        info = self._client.publish(topics.up(self.settings.hub), envelope, qos=1)
-        self._mids[info.mid] = batch.id
-        if batch.id in self._again:
-            self._again.discard(batch.id)
+        info = self._client.publish(topics.up(self.settings.hub), sealed.envelope, qos=1)
+        self._mids[info.mid] = sealed.id
+        if sealed.id in self._again:
+            self._again.discard(sealed.id)
             self.stats.resent += 1
         self.stats.batches_sent += 1
-        self.stats.envelope_bytes += len(envelope)
-        self._unacked[batch.id] = _Sent(batch, now)
+        self.stats.envelope_bytes += len(sealed.envelope)
+        self._unacked[sealed.id] = _Sent(sealed, now)
 
-    def _envelope(self, batch: OutboxBatch) -> bytes:
+    def _seal(self, batch: OutboxBatch) -> _Sealed:
         s = self.settings
         created = self.clock()
         bundle = bundle_json(batch.id, s.hub, self.patient, batch.readings, created, self.devices)
-        return seal(
+        envelope = seal(
             bundle.encode(),
             hub=s.hub,
             batch=batch.id,
@@ -485,6 +496,7 @@ class Uplink:
             ephemeral=X25519PrivateKey.generate(),
             level=s.compress_level,
         )
+        return _Sealed(batch.id, batch.sequence, len(batch.readings), envelope)
 
     # ---------------------------------------------------------------- state
 
