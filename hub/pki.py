@@ -16,11 +16,20 @@ import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, x25519
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+_Key = TypeVar(
+    "_Key",
+    ed25519.Ed25519PrivateKey,
+    ed25519.Ed25519PublicKey,
+    x25519.X25519PrivateKey,
+    x25519.X25519PublicKey,
+)
 
 RECEIVER_CN = "receiver"
 _PEM = serialization.Encoding.PEM
@@ -124,32 +133,36 @@ def write_public_key(path: Path, key: ed25519.Ed25519PublicKey | x25519.X25519Pu
     path.write_bytes(key.public_bytes(_PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
 
 
-def load_ed25519_private(path: Path) -> ed25519.Ed25519PrivateKey:
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(key, ed25519.Ed25519PrivateKey):
-        raise ValueError(f"{path}: not an Ed25519 private key")
+def _load_key(path: Path, kind: type[_Key], what: str) -> _Key:
+    """A PEM key of exactly `kind` (private or public, as `kind` says); anything else is
+    refused naming the file."""
+    data = path.read_bytes()
+    try:
+        if issubclass(kind, ed25519.Ed25519PrivateKey | x25519.X25519PrivateKey):
+            key: object = serialization.load_pem_private_key(data, password=None)
+        else:
+            key = serialization.load_pem_public_key(data)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{path}: not an {what} ({exc})") from None
+    if not isinstance(key, kind):
+        raise ValueError(f"{path}: not an {what}")
     return key
+
+
+def load_ed25519_private(path: Path) -> ed25519.Ed25519PrivateKey:
+    return _load_key(path, ed25519.Ed25519PrivateKey, "Ed25519 private key")
 
 
 def load_ed25519_public(path: Path) -> ed25519.Ed25519PublicKey:
-    key = serialization.load_pem_public_key(path.read_bytes())
-    if not isinstance(key, ed25519.Ed25519PublicKey):
-        raise ValueError(f"{path}: not an Ed25519 public key")
-    return key
+    return _load_key(path, ed25519.Ed25519PublicKey, "Ed25519 public key")
 
 
 def load_x25519_private(path: Path) -> x25519.X25519PrivateKey:
-    key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    if not isinstance(key, x25519.X25519PrivateKey):
-        raise ValueError(f"{path}: not an X25519 private key")
-    return key
+    return _load_key(path, x25519.X25519PrivateKey, "X25519 private key")
 
 
 def load_x25519_public(path: Path) -> x25519.X25519PublicKey:
-    key = serialization.load_pem_public_key(path.read_bytes())
-    if not isinstance(key, x25519.X25519PublicKey):
-        raise ValueError(f"{path}: not an X25519 public key")
-    return key
+    return _load_key(path, x25519.X25519PublicKey, "X25519 public key")
 
 
 def load_enrollment(directory: Path) -> dict[str, ed25519.Ed25519PublicKey]:
