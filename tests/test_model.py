@@ -42,5 +42,11 @@ def test_reading_of_measurement_keeps_everything() -> None:
         frozenset({"contact"}),
         (800.0,),
     )
+    assert (r.id, r.device, r.device_time, r.observations) == (
+        "x",
+        "C0:11:22:33:44:55",
+        None,
+        m.observations,
+    )
     assert r.value_of(Code.HEART_RATE) == 61.0
     assert r.value_of(Code.SPO2) is None

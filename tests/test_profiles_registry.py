@@ -1,12 +1,14 @@
 """Every known characteristic: arbitrary bytes never raise anything but DecodeError."""
 
 import contextlib
+import json
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hub.ble.profiles import KNOWN_UUIDS, DecodeError, decode
+from hub.ble.profiles.render import to_json
 
 # One full-featured valid value per characteristic: mutating it reaches the deep fields
 # (dates, enums, nibbles, conversions) that purely random bytes rarely get to.
@@ -44,7 +46,12 @@ def test_known_uuids() -> None:
 
 def test_examples_are_valid() -> None:
     for uuid, hex_ in EXAMPLES.items():
-        assert decode(uuid, bytes.fromhex(hex_)) is not None
+        result = decode(uuid, bytes.fromhex(hex_))
+        assert result is not None
+        # every known characteristic has the JSON form `hub decode` prints
+        out = json.loads(json.dumps(to_json(result)))
+        assert set(out) == {"kind", "time", "observations", "flags", "details"}
+        assert out["kind"]
 
 
 def test_unknown_uuid_is_a_decode_error() -> None:

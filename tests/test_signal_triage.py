@@ -8,10 +8,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
+from hub.ble.profiles import blood_pressure, heart_rate, plx
 from hub.config import PatientSection, TriageSection
 from hub.model import Code, EventKind, Kind, Level, Observation, Reading, canonical_unit
 from hub.signal import oximetry, synthetic, triage
 from hub.signal.filters import runs
+from hub.signal.plausibility import REPEAT_FLAGS
 from hub.signal.rules import PATHWAYS, PROFILES, Band, Settings
 
 T0 = datetime(2026, 11, 1, tzinfo=UTC)
@@ -232,9 +234,20 @@ def test_no_repeat_needed_when_configured_off_and_yellow_never_waits() -> None:
     assert [(e.kind, e.level) for e in events] == [(EventKind.ALERT, Level.YELLOW)]
 
 
-@pytest.mark.parametrize(
-    "flag", ["body-movement", "cuff-too-loose", "irregular-pulse", "improper-position"]
-)
+def test_repeat_flags_are_names_the_decoders_emit() -> None:
+    emitted = {
+        *blood_pressure.STATUS_NAMES,
+        *blood_pressure.PULSE_RANGE,
+        *plx.MEASUREMENT_STATUS_NAMES,
+        *plx.DEVICE_STATUS_NAMES,
+        *heart_rate.decode_measurement(
+            heart_rate.encode_measurement(70, sensor_contact=False)
+        ).flags,
+    }
+    assert set(REPEAT_FLAGS) <= emitted
+
+
+@pytest.mark.parametrize("flag", sorted(REPEAT_FLAGS))
 def test_measurement_status_flags_ask_for_a_repeat(flag: str) -> None:
     bp = reading(
         Kind.BLOOD_PRESSURE,

@@ -29,17 +29,20 @@ RANGES: Mapping[Code, tuple[float, float]] = MappingProxyType(
     }
 )
 
-# Device status flags (decoders' names) that make a measurement untrustworthy, and what to
-# tell the patient.
+# Device status flags that make a measurement untrustworthy, and what to tell the patient.
+# The keys are the flag names the decoders in hub.ble.profiles emit (blood pressure status,
+# PLX measurement status, heart-rate sensor contact); tests/test_signal_triage.py holds them
+# to that vocabulary.
 REPEAT_FLAGS: Mapping[str, str] = MappingProxyType(
     {
         "body-movement": "you moved during the measurement",
         "cuff-too-loose": "the cuff was too loose",
         "irregular-pulse": "the device found an irregular pulse",
         "improper-position": "the cuff or sensor was not in the right position",
-        "pulse-rate-out-of-range": "the pulse rate was out of the device's range",
-        "questionable": "the device marked the measurement as questionable",
-        "invalid": "the device marked the measurement as invalid",
+        "pulse-above-range": "the pulse rate was above the device's range",
+        "pulse-below-range": "the pulse rate was below the device's range",
+        "questionable-measurement": "the device marked the measurement as questionable",
+        "invalid-measurement": "the device marked the measurement as invalid",
         "sensor-contact-absent": "the sensor lost contact",
     }
 )

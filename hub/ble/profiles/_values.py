@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from fractions import Fraction
 from typing import ClassVar, Self
 
@@ -13,6 +14,7 @@ from hub.ble.profiles._layout import check_size
 from hub.ble.profiles.ieee11073 import (
     FLOAT_SPECIALS,
     SFLOAT_SPECIALS,
+    decode_date_time,
     float_parts,
     scaled,
     sfloat_parts,
@@ -125,6 +127,15 @@ def sfloat_detail(raw: int, name: str, flags: list[str]) -> float | None:
         flags.append(f"{name}:{special}")
         return None
     return sfloat_value(raw)
+
+
+def time_stamp(char: str, data: bytes, offset: int, flags: list[str]) -> datetime | None:
+    """A measurement's Date Time field at `offset` (the caller checked the length): the time,
+    or None and the `time-unknown` flag when the device sent zero year, month or day."""
+    time = decode_date_time(char, data, offset)
+    if time is None:
+        flags.append("time-unknown")
+    return time
 
 
 def bit_names(bits: int, names: Sequence[str | None]) -> list[str]:

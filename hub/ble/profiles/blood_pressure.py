@@ -14,12 +14,11 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from hub.ble.profiles._layout import Layout, checked_flags, layouts
-from hub.ble.profiles._values import KPA_TO_MMHG, Features, bit_names, sfloat_field
+from hub.ble.profiles._values import KPA_TO_MMHG, Features, bit_names, sfloat_field, time_stamp
 from hub.ble.profiles.errors import reserved
 from hub.ble.profiles.ieee11073 import (
     TimeField,
     Value,
-    decode_date_time,
     encode_date_time,
     encode_sfloat,
 )
@@ -97,9 +96,7 @@ def _decode(data: bytes, char: str, table: tuple[Layout, ...], *, cuff: bool) ->
     offset = 7
     time = None
     if flags & TIME_STAMP:
-        time = decode_date_time(char, data, 7)
-        if time is None:
-            marks.append("time-unknown")
+        time = time_stamp(char, data, 7, marks)
         offset = 14
     if flags & PULSE_RATE:
         raw = _U16(data, offset)[0]

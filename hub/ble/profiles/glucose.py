@@ -23,11 +23,11 @@ from hub.ble.profiles._values import (
     bit_names,
     sfloat_detail,
     sfloat_field,
+    time_stamp,
 )
 from hub.ble.profiles.errors import DecodeError, reserved
 from hub.ble.profiles.ieee11073 import (
     Value,
-    decode_date_time,
     encode_date_time,
     encode_sfloat,
 )
@@ -101,7 +101,7 @@ def decode_measurement(data: bytes) -> Measurement:
     flags = checked_flags(data, MEASUREMENT, _LAYOUTS, _ALLOWED)
     marks: list[str] = []
     details: dict[str, Any] = {"sequence": _U16(data, 1)[0]}
-    time = decode_date_time(MEASUREMENT, data, 3)
+    time = time_stamp(MEASUREMENT, data, 3, marks)
     offset = 10
     if flags & TIME_OFFSET:
         minutes = _S16(data, 10)[0]
@@ -112,8 +112,6 @@ def decode_measurement(data: bytes) -> Measurement:
             except OverflowError:
                 raise DecodeError(f"{MEASUREMENT}: base time + offset after year 9999") from None
         offset = 12
-    if time is None:
-        marks.append("time-unknown")
     obs: tuple[Observation, ...] = ()
     if flags & CONCENTRATION:
         obs = (_GLUCOSE[flags >> 2 & 1](_U16(data, offset)[0], marks),)

@@ -15,11 +15,16 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from hub.ble.profiles._layout import checked_flags, layouts
-from hub.ble.profiles._values import Features, bit_names, sfloat_detail, sfloat_field
+from hub.ble.profiles._values import (
+    Features,
+    bit_names,
+    sfloat_detail,
+    sfloat_field,
+    time_stamp,
+)
 from hub.ble.profiles.ieee11073 import (
     TimeField,
     Value,
-    decode_date_time,
     encode_date_time,
     encode_sfloat,
 )
@@ -140,9 +145,7 @@ def decode_spot_check(data: bytes) -> Measurement:
     time = None
     offset = 5
     if flags & SPOT_TIME:
-        time = decode_date_time(SPOT, data, 5)
-        if time is None:
-            marks.append("time-unknown")
+        time = time_stamp(SPOT, data, 5, marks)
         offset = 12
     if flags & CLOCK_NOT_SET:
         marks.append("device-clock-not-set")

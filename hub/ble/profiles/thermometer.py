@@ -11,12 +11,11 @@ import struct
 from typing import Any
 
 from hub.ble.profiles._layout import Layout, checked_flags, layouts
-from hub.ble.profiles._values import FAHRENHEIT_TO_CELSIUS, float_observation
+from hub.ble.profiles._values import FAHRENHEIT_TO_CELSIUS, float_observation, time_stamp
 from hub.ble.profiles.errors import reserved
 from hub.ble.profiles.ieee11073 import (
     TimeField,
     Value,
-    decode_date_time,
     encode_date_time,
     encode_float,
 )
@@ -71,11 +70,7 @@ def _decode(data: bytes, char: str, kind: Kind) -> Measurement:
     obs = float_observation(
         Code.BODY_TEMPERATURE, _CEL, _U32(data, 1)[0], conv, "temperature", marks
     )
-    time = None
-    if flags & TIME_STAMP:
-        time = decode_date_time(char, data, 5)
-        if time is None:
-            marks.append("time-unknown")
+    time = time_stamp(char, data, 5, marks) if flags & TIME_STAMP else None
     details: dict[str, Any] = {}
     if flags & TYPE:
         code = data[-1]

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from hub.ble.profiles._layout import check_size, checked_flags, layouts
-from hub.ble.profiles._values import INCH_TO_M, POUND_TO_KG, Features, bit_names
-from hub.ble.profiles.ieee11073 import TimeField, decode_date_time, encode_date_time
+from hub.ble.profiles._values import INCH_TO_M, POUND_TO_KG, Features, bit_names, time_stamp
+from hub.ble.profiles.ieee11073 import TimeField, encode_date_time
 from hub.model import Code, Kind, Measurement, Observation, canonical_unit
 
 MEASUREMENT = "0x2A9D Weight Measurement"
@@ -61,9 +61,7 @@ def decode_measurement(data: bytes) -> Measurement:
     offset = 3
     time = None
     if flags & TIME_STAMP:
-        time = decode_date_time(MEASUREMENT, data, 3)
-        if time is None:
-            marks.append("time-unknown")
+        time = time_stamp(MEASUREMENT, data, 3, marks)
         offset = 10
     details: dict[str, Any] = {}
     if flags & USER_ID:
