@@ -35,7 +35,8 @@ class Collected:
         return [e for e in self.events if e.kind is EventKind.ERROR]
 
 
-async def _drain(manager: DeviceManager, into: Collected) -> None:
+async def drain(manager: DeviceManager, into: Collected) -> None:
+    """Sort everything the manager puts out into `into`, until cancelled."""
     while True:
         item = await manager.output.get()
         if isinstance(item, Reading):
@@ -66,12 +67,12 @@ async def running(
         backoff_base_s=0.05,
     )
     collected = Collected()
-    drain = asyncio.create_task(_drain(manager, collected))
+    drainer = asyncio.create_task(drain(manager, collected))
     try:
         async with manager:
             yield manager, collected
     finally:
-        drain.cancel()
+        drainer.cancel()
         with contextlib.suppress(asyncio.CancelledError):
-            await drain
+            await drainer
         air.remove(adapter.device)

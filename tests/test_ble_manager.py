@@ -14,7 +14,7 @@ from hub.ble.profiles import blood_pressure, decode, glucose, heart_rate, plx, t
 from hub.ble.profiles.current_time import CurrentTime
 from hub.model import Code, Kind
 from hub.sim.air import VirtualAir
-from hub.sim.peripheral import Security, simulated
+from hub.sim.peripheral import Security, SimDevice, simulated
 
 CUFF = "C0:00:00:00:10:01"
 
@@ -23,6 +23,18 @@ def bp(systolic: int, diastolic: int, minute: int = 0) -> bytes:
     return blood_pressure.encode_measurement(
         systolic, diastolic, 90, time=datetime(2026, 3, 1, 8, minute), pulse=70
     )
+
+
+PASSKEY = 246810
+
+
+async def passkey_cuff(air: VirtualAir, keystore: Path | None = None) -> SimDevice:
+    """A started cuff that shows `PASSKEY` and lets no one subscribe before pairing."""
+    cuff = simulated(
+        air, "blood-pressure", CUFF, security=Security.PASSKEY, passkey=PASSKEY, keystore=keystore
+    )
+    await cuff.start()
+    return cuff
 
 
 def test_cuff_bonds_with_just_works_indicates_and_disconnects(tmp_path: Path) -> None:
@@ -54,13 +66,12 @@ def test_cuff_bonds_with_just_works_indicates_and_disconnects(tmp_path: Path) ->
     asyncio.run(scenario())
 
 
-def test_passkey_pairing_with_the_right_passkey(tmp_path: Path) -> None:
+def test_passkey_pairing_with_the_right_passkey() -> None:
     async def scenario() -> None:
         air = VirtualAir()
-        cuff = simulated(air, "blood-pressure", CUFF, security=Security.PASSKEY, passkey=246810)
-        await cuff.start()
+        cuff = await passkey_cuff(air)
         cuff.measure(bp(118, 76))
-        pairer = StaticPasskeys({CUFF: 246810})
+        pairer = StaticPasskeys({CUFF: PASSKEY})
         async with running(air, config((CUFF, "blood-pressure")), pairer=pairer) as (_m, out):
             await until(lambda: len(out.readings) == 1, "the reading")
             assert out.readings[0].value_of(Code.SYSTOLIC) == 118.0
@@ -69,11 +80,10 @@ def test_passkey_pairing_with_the_right_passkey(tmp_path: Path) -> None:
     asyncio.run(scenario())
 
 
-def test_wrong_passkey_is_refused_and_reported(tmp_path: Path) -> None:
+def test_wrong_passkey_is_refused_and_reported() -> None:
     async def scenario() -> None:
         air = VirtualAir()
-        cuff = simulated(air, "blood-pressure", CUFF, security=Security.PASSKEY, passkey=246810)
-        await cuff.start()
+        cuff = await passkey_cuff(air)
         cuff.measure(bp(118, 76))
         pairer = StaticPasskeys({CUFF: 111111})
         async with running(air, config((CUFF, "blood-pressure")), pairer=pairer) as (m, out):
@@ -93,19 +103,11 @@ def test_bond_is_reused_after_a_hub_restart(tmp_path: Path) -> None:
 
     async def scenario() -> None:
         air = VirtualAir()
-        cuff = simulated(
-            air,
-            "blood-pressure",
-            CUFF,
-            security=Security.PASSKEY,
-            passkey=246810,
-            keystore=tmp_path / "cuff.json",
-        )
-        await cuff.start()
+        cuff = await passkey_cuff(air, keystore=tmp_path / "cuff.json")
         cfg = config((CUFF, "blood-pressure"))
         bonds = tmp_path / "hub.json"
         cuff.measure(bp(120, 80, 1))
-        async with running(air, cfg, keystore=bonds, pairer=StaticPasskeys({CUFF: 246810})) as (
+        async with running(air, cfg, keystore=bonds, pairer=StaticPasskeys({CUFF: PASSKEY})) as (
             _m,
             out,
         ):

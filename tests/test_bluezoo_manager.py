@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from _blesim import Collected, config
+from _blesim import Collected, config, drain
 from _bluezoo import DEVICE_ADAPTER, bluezoo
 from dbus_fast import BusType, Message, MessageType
 from dbus_fast.aio import MessageBus
@@ -19,7 +19,7 @@ from hub.ble.manager import BleakBackend, DeviceManager
 from hub.ble.pairing import StaticPasskeys
 from hub.ble.profiles import blood_pressure, heart_rate
 from hub.ble.session import SessionOptions
-from hub.model import Code, DeviceInfo, Reading
+from hub.model import Code
 from hub.sim.bluez_peripheral import BluezPeripheral
 
 pytestmark = pytest.mark.slow
@@ -41,16 +41,7 @@ async def _through_bluez(kind: str, frames: list[bytes]) -> Collected:
         session_options=SessionOptions(idle_s=60.0, gatt_timeout_s=10.0),
     )
     out = Collected()
-
-    async def drain() -> None:
-        while True:
-            item = await manager.output.get()
-            if isinstance(item, Reading):
-                out.readings.append(item)
-            elif isinstance(item, DeviceInfo):
-                out.infos.append(item)
-
-    drainer = asyncio.create_task(drain())
+    drainer = asyncio.create_task(drain(manager, out))
     try:
         async with manager:
             await until(lambda: peripheral.stream.notifying, "the hub to subscribe", 90.0)

@@ -13,7 +13,6 @@ simulation.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -265,7 +264,8 @@ class Session:
 
     async def _stay(self, let_go: asyncio.Event, long_lived: bool) -> None:
         """Long-lived: until the device drops or the slot is wanted. Short-lived: until the
-        device goes or has been quiet for `idle_s`."""
+        device goes or has been quiet for `idle_s`. The manager, which made the client,
+        disconnects it."""
         timeout = None if long_lived else self._options.idle_s
         while not self.result.dropped and not let_go.is_set():
             self._activity.clear()
@@ -282,5 +282,3 @@ class Session:
                     waiter.cancel()
             if not done:
                 break
-        with contextlib.suppress(BleakError):
-            await self._client.disconnect()

@@ -56,7 +56,6 @@ class Characteristic(ServiceInterface):
         self._flags = flags
         self._value = value
         self.notifying = False
-        self.confirmations = 0
 
     @dbus_property(PropertyAccess.READ)
     def UUID(self) -> DBusStr:
@@ -94,7 +93,7 @@ class Characteristic(ServiceInterface):
 
     @dbus_method()
     def Confirm(self) -> None:
-        self.confirmations += 1
+        """BlueZoo confirms every value sent, notifications too: nothing to do."""
 
     def send(self, value: bytes) -> None:
         """Notify or indicate `value` to the subscribed central."""

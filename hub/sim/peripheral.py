@@ -43,15 +43,12 @@ from hub.ble.profiles import (
     weight,
 )
 from hub.ble.profiles.battery import BatteryLevel, encode_level
+from hub.ble.uuids import BATTERY_LEVEL, CURRENT_TIME, RACP
 from hub.sim.air import VirtualAir
 
-RACP = 0x2A52
-CURRENT_TIME = 0x2A2B
-BATTERY_LEVEL = 0x2A19
 _DIS = 0x180A
 _BATTERY = 0x180F
 _CTS = 0x1805
-_DIS_STRINGS = {"manufacturer": 0x2A29, "model": 0x2A24, "serial": 0x2A25, "firmware": 0x2A26}
 
 
 class Security(enum.Enum):
@@ -86,6 +83,8 @@ class Profile:
 
 @dataclass(frozen=True)
 class Identity:
+    """Device Information strings, one per field (named as in `device_info.STRINGS`)."""
+
     manufacturer: str = "Simulated Medical"
     model: str = "SIM-1"
     serial: str = "0001"
@@ -217,7 +216,8 @@ class SimDevice:
                     device_info.DeviceInfoString(key, getattr(self.identity, key))
                 ),
             )
-            for key, uuid16 in _DIS_STRINGS.items()
+            for uuid16, (key, _name) in device_info.STRINGS.items()
+            if hasattr(self.identity, key)
         ]
         level = self._characteristic(
             BATTERY_LEVEL,
