@@ -1,14 +1,18 @@
 """systemd notification (sd_notify) without libsystemd: one datagram per message.
 
 Unlike the `sdnotify` package, failures are not swallowed silently: a missing socket means we
-are not under systemd (nothing to do); a send error is returned so the daemon can log it once.
+are not under systemd (nothing to do); a send error is logged (the first one only: the
+watchdog sends every few seconds) and returned.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from collections.abc import Mapping
+
+log = logging.getLogger(__name__)
 
 
 def notify_address(environ: Mapping[str, str]) -> str | None:
@@ -34,6 +38,7 @@ class Notifier:
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         self._address = notify_address(os.environ if environ is None else environ)
         self._sock: socket.socket | None = None
+        self._failed = False
         if self._address is not None:
             self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
 
@@ -49,6 +54,9 @@ class Notifier:
         try:
             self._sock.sendto(message, self._address)
         except OSError as exc:
+            if not self._failed:
+                self._failed = True
+                log.warning("systemd notification to %r failed: %s", self._address, exc)
             return exc
         return None
 

@@ -12,11 +12,12 @@ from hypothesis import strategies as st
 
 from hub import config
 from hub.daemon.pipeline import Pipeline
-from hub.daemon.service import rules_of
+from hub.daemon.service import downlink_schedule, rules_of
 from hub.daemon.stable_ids import record_key, stable_id, summary_id
 from hub.ids import ReadingIds
 from hub.model import Code, Kind, Level, Observation, Reading
 from hub.signal.rules import PROFILES, Settings
+from hub.wire.messages import DownlinkConfig
 
 SECRET = bytes(range(32))
 T0 = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
@@ -164,3 +165,23 @@ weekdays = [0, 2]
         rules_of(config.loads(text.format(tz="UTC", k=20), "f"), "f")  # k + clear_k <= n
     with pytest.raises(config.ConfigError, match=r"schedule\[0\]\.times\[0\]"):
         config.loads(text.format(tz="UTC", k=50).replace('"08:00"', '"8 am"'), "f")
+
+
+def test_downlink_schedule_is_checked_as_the_file_schedule_is() -> None:
+    downlink = DownlinkConfig(
+        hub="hub-a",
+        version=4,
+        patient="p",
+        pathway="copd",
+        schedule=(
+            {"kind": "weight", "times": ["07:30"], "weekdays": [0]},
+            {"kind": "not-a-kind", "times": ["08:00"]},  # once stopped the daemon's tick
+            {"kind": "weight", "times": ["25:00"]},
+        ),
+    )
+    items, refused = downlink_schedule(downlink)
+    (item,) = items
+    assert (item.kind, item.weekdays, item.window_minutes) == ("weight", frozenset({0}), 60)
+    assert [t.isoformat() for t in item.times] == ["07:30:00"]
+    assert [e.key for e in refused] == ["schedule[1].kind", "schedule[2].times[0]"]
+    assert all("downlink config version 4" in str(e) for e in refused)

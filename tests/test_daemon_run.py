@@ -52,7 +52,10 @@ class Notify:
                 return self.messages
 
     def seen(self, line: str) -> bool:
-        return any(line in m.split("\n") for m in self.poll())
+        return self.count(line) > 0
+
+    def count(self, line: str) -> int:
+        return sum(line in m.split("\n") for m in self.poll())
 
 
 class Client:
@@ -154,6 +157,12 @@ def test_ready_watchdog_control_reload_and_clean_stop(
         config.write_text(CONFIG.format(root=root, pathway="copd"))
         reloaded = client.call("reload")
         assert reloaded.ok and reloaded.result["reloaded"]
+        # sd_notify's reload protocol, for each of the five reloads (assign and unassign
+        # reload too; refused ones included): RELOADING=1, then READY=1 again
+        wait_for(
+            lambda: notify.count("RELOADING=1") >= 5 and notify.count("READY=1") >= 6,
+            "RELOADING=1 and READY=1 per reload",
+        )
         errors = client.call("status").result["errors"]
         assert any("refused" in e and "patient.pathway" in e for e in errors)
     finally:

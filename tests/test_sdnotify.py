@@ -1,6 +1,9 @@
+import logging
 import os
 import socket
 from pathlib import Path
+
+import pytest
 
 from hub.sdnotify import Notifier, notify_address, watchdog_interval_s
 
@@ -20,10 +23,16 @@ def test_messages_reach_the_notify_socket(tmp_path: Path) -> None:
         server.close()
 
 
-def test_send_error_is_returned_not_swallowed(tmp_path: Path) -> None:
+def test_send_error_is_returned_not_swallowed(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     notifier = Notifier({"NOTIFY_SOCKET": str(tmp_path / "absent")})
-    error = notifier.send(WATCHDOG="1")
+    with caplog.at_level(logging.WARNING, logger="hub.sdnotify"):
+        error = notifier.send(WATCHDOG="1")
+        assert isinstance(notifier.send(WATCHDOG="1"), FileNotFoundError)
     assert isinstance(error, FileNotFoundError)
+    assert len(caplog.records) == 1  # logged once, not on every watchdog ping
+    assert "absent" in caplog.records[0].getMessage()
 
 
 def test_not_under_systemd_is_a_no_op() -> None:

@@ -42,7 +42,7 @@ from hub.ble import uuids
 from hub.ble.agent import HubAgent, register_agent
 from hub.ble.manager import BleakBackend, DeviceManager
 from hub.ble.session import SessionOptions
-from hub.config import Config, ConfigError
+from hub.config import Config, ConfigError, ScheduleEntry, _build
 from hub.daemon import assignments
 from hub.daemon.control_server import ControlServer, OpError
 from hub.daemon.passkeys import Passkeys
@@ -53,7 +53,7 @@ from hub.model import DeviceInfo, Event, EventKind, Kind, Reading
 from hub.sdnotify import Notifier, watchdog_interval_s
 from hub.serial.devices import SerialDevices
 from hub.signal.rules import PROFILES, Settings
-from hub.store import Store, admin
+from hub.store import Store, StoreStatus, admin
 from hub.store.store import DeviceRecord
 from hub.uplink import setup
 from hub.uplink.client import Uplink
@@ -99,17 +99,36 @@ def rules_of(cfg: Config, source: str) -> Rules:
         raise ConfigError(
             source, "hub.timezone", f"unknown time zone {cfg.hub.timezone!r}"
         ) from exc
-    items = tuple(
-        schedule.ScheduleItem(
-            kind=entry.kind,
-            times=tuple(datetime.strptime(t, "%H:%M").time() for t in entry.times),
-            window_minutes=entry.window_minutes,
-            early_minutes=entry.early_minutes,
-            weekdays=frozenset(entry.weekdays),
-        )
-        for entry in cfg.schedule
-    )
+    items = tuple(schedule_item(entry) for entry in cfg.schedule)
     return Rules(cfg.patient.pathway, settings, items, tz)
+
+
+def schedule_item(entry: ScheduleEntry) -> schedule.ScheduleItem:
+    """A validated `[[schedule]]` entry (the config file's or the hospital's) as a slot rule."""
+    return schedule.ScheduleItem(
+        kind=entry.kind,
+        times=tuple(datetime.strptime(t, "%H:%M").time() for t in entry.times),
+        window_minutes=entry.window_minutes,
+        early_minutes=entry.early_minutes,
+        weekdays=frozenset(entry.weekdays),
+    )
+
+
+def downlink_schedule(
+    downlink: DownlinkConfig,
+) -> tuple[tuple[schedule.ScheduleItem, ...], list[ConfigError]]:
+    """The hospital's schedule entries, checked as the config file's `[[schedule]]` are:
+    the good ones, and a ConfigError naming each refused entry and key."""
+    items, refused = [], []
+    source = f"downlink config version {downlink.version}"
+    for i, raw in enumerate(downlink.schedule):
+        try:
+            entry: ScheduleEntry = _build(ScheduleEntry, dict(raw), source, f"schedule[{i}]")
+        except ConfigError as exc:
+            refused.append(exc)
+            continue
+        items.append(schedule_item(entry))
+    return tuple(items), refused
 
 
 def load_config(path: Path) -> tuple[Config, Rules]:
@@ -170,7 +189,7 @@ class Daemon:
         self._consumers: list[tuple[DeviceManager | SerialDevices, asyncio.Task[None]]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._last_schedule = 0.0
-        self._downlink_schedule: tuple[Mapping[str, Any], ...] = ()
+        self._downlink_items: tuple[schedule.ScheduleItem, ...] = ()
 
     # ------------------------------------------------------------------ life cycle
 
@@ -209,7 +228,7 @@ class Daemon:
                 self._install_signals()
             self._start_devices()
             bus = await self._pairing_agent() if self.hooks.backend is None else None
-            self.notifier.send(READY="1", STATUS=self._status_line())
+            self.notifier.send(READY="1", STATUS=await self._status_line())
             self.ready.set()
             log.info(
                 "hub %s %s running; store %s", self.cfg.hub.id, __version__, self.cfg.store_path
@@ -332,8 +351,11 @@ class Daemon:
                 self._loop.call_soon_threadsafe(action, *args)
 
     def _apply_downlink(self, downlink: DownlinkConfig) -> None:
-        """The hospital's schedule, when its signed config carries one, adds to the file's."""
-        self._downlink_schedule = tuple(downlink.schedule)
+        """The hospital's schedule, when its signed config carries one, adds to the file's;
+        an entry that does not check out is refused, once, naming it."""
+        self._downlink_items, refused = downlink_schedule(downlink)
+        for exc in refused:
+            self._error(f"downlink schedule entry ignored: {exc}")
         log.info("downlink config version %s applied", downlink.version)
 
     # ------------------------------------------------------------------ devices
@@ -516,33 +538,15 @@ class Daemon:
         stamps = dict(pending)
 
         def correct() -> None:
+            self._store.flush()  # `readings` reads committed rows: the buffered ones too
             found = self._store.readings(list(stamps)).items
             fixed = [clock.mark_corrected(r, stamps[r.id], synced_at) for r in found]
             self._store.amend(fixed)
 
         self._write(correct)
 
-    def _schedule_items(self) -> tuple[schedule.ScheduleItem, ...]:
-        extra = []
-        for raw in self._downlink_schedule:
-            try:
-                extra.append(
-                    schedule.ScheduleItem(
-                        kind=str(raw["kind"]),
-                        times=tuple(
-                            datetime.strptime(str(t), "%H:%M").time() for t in raw["times"]
-                        ),
-                        window_minutes=int(raw.get("window_minutes", 60)),
-                        early_minutes=int(raw.get("early_minutes", 30)),
-                        weekdays=frozenset(int(d) for d in raw.get("weekdays", range(7))),
-                    )
-                )
-            except (KeyError, TypeError, ValueError) as exc:
-                self._error(f"downlink schedule entry ignored: {exc}")
-        return (*self.rules.items, *extra)
-
     async def _schedule_check(self) -> None:
-        items = self._schedule_items()
+        items = (*self.rules.items, *self._downlink_items)
         if not items or not self._synced:
             return  # a wrong clock would report slots as missed that were not
         self.counters["schedule-checks"] += 1
@@ -571,8 +575,8 @@ class Daemon:
 
     async def _heartbeat(self) -> None:
         while True:
-            await self.publish_status()
-            self.notifier.send(STATUS=self._status_line())
+            status = await self.publish_status()
+            self.notifier.send(STATUS=await self._status_line(status["queue_depth"]))
             await asyncio.sleep(self.cfg.hub.status_interval_s)
 
     async def publish_status(self) -> dict[str, Any]:
@@ -587,7 +591,9 @@ class Daemon:
         )
         return build_status(self._status_inputs(store_status, devices))
 
-    def _status_inputs(self, store_status: Any, devices: tuple[DeviceRecord, ...]) -> StatusInputs:
+    def _status_inputs(
+        self, store_status: StoreStatus, devices: tuple[DeviceRecord, ...]
+    ) -> StatusInputs:
         manager = self.manager
         states = self.serial.states() if self.serial is not None else {}
         if manager is not None:
@@ -609,15 +615,27 @@ class Daemon:
             patient_level=self.pipeline.spot.level if self.pipeline else None,
         )
 
-    def _status_line(self) -> str:
-        depth = self.store.queue_depth() if self.store is not None else 0
+    async def _status_line(self, depth: int | None = None) -> str:
+        """systemd's STATUS= line; the queue depth is read in a worker thread unless given
+        (a store call on the loop could wait for a commit's fsync)."""
+        if depth is None:
+            depth = await asyncio.to_thread(self._store.queue_depth)
         up = "off" if self.uplink is None else self.uplink.problem.value
         return f"{len(self.cfg.devices)} devices, queue {depth}, uplink {up}"
 
     # ------------------------------------------------------------------ reload and control
 
     async def reload(self) -> dict[str, Any]:
-        """Read the config file again; a bad one is refused and the running one kept."""
+        """Read the config file again; a bad one is refused and the running one kept.
+        systemd is told RELOADING=1 and, done or refused, READY=1 (sd_notify(3))."""
+        monotonic_us = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+        self.notifier.send(RELOADING="1", MONOTONIC_USEC=str(monotonic_us))
+        try:
+            return await self._reload()
+        finally:
+            self.notifier.send(READY="1", STATUS=await self._status_line())
+
+    async def _reload(self) -> dict[str, Any]:
         try:
             cfg, rules = await asyncio.to_thread(load_config, self.config_path)
         except ConfigError as exc:
@@ -635,7 +653,6 @@ class Daemon:
         if devices_changed:
             await self._stop_devices()
             self._start_devices()
-        self.notifier.send(RELOADING="0", STATUS=self._status_line())
         self._event(Event(EventKind.STATUS, datetime.now(UTC), "configuration reloaded"))
         return {
             "reloaded": True,

@@ -5,12 +5,15 @@ operator can read the status topic."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hub.config import DeviceEntry
 from hub.model import Event, EventKind, Level
 from hub.store import StoreStatus
 from hub.store.store import DeviceRecord
+
+if TYPE_CHECKING:
+    from hub.uplink.client import Uplink
 
 # Events whose kind and time (never their text) go into the status.
 _REPORTED = frozenset(
@@ -27,7 +30,7 @@ class StatusInputs:
     states: dict[str, str]
     records: tuple[DeviceRecord, ...]
     store: StoreStatus
-    uplink: Any  # hub.uplink.client.Uplink or None
+    uplink: Uplink | None
     clock_synced: bool
     errors: tuple[str, ...]
     recent: tuple[Event, ...]
@@ -57,7 +60,7 @@ def build_status(s: StatusInputs) -> dict[str, Any]:
             batches_sent=stats.batches_sent,
             acked_batches=stats.acked_batches,
             acked_readings=stats.acked_readings,
-            last_ack=getattr(s.uplink, "last_ack", None),
+            last_ack=s.uplink.last_ack,
         )
     return {
         "state": "online",
