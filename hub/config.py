@@ -213,10 +213,12 @@ def loads(text: str, source: str = "<config>") -> Config:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(source, "", f"not valid TOML ({exc})") from exc
-    return _build(Config, raw, source, "")
+    return build(Config, raw, source, "")
 
 
-def _build(cls: type, raw: Any, source: str, prefix: str) -> Any:
+def build(cls: type, raw: Any, source: str, prefix: str) -> Any:
+    """One section (or entry) dataclass from a TOML table, validated as the file's would be;
+    also used for entries that arrive another way (control socket, hospital downlink)."""
     if not isinstance(raw, dict):
         raise ConfigError(source, prefix or "(top level)", f"expected a table, got {_show(raw)}")
     hints = typing.get_type_hints(cls)
@@ -249,7 +251,7 @@ def _convert(hint: Any, spec: dataclasses.Field[Any], value: Any, source: str, k
         inner = [a for a in args if a is not type(None)]
         return _convert(inner[0], spec, value, source, key)
     if dataclasses.is_dataclass(hint):
-        return _build(hint, value, source, key)
+        return build(hint, value, source, key)
     if origin is tuple:
         if not isinstance(value, list):
             raise ConfigError(source, key, f"expected a list, got {_show(value)}")

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hub.config import Config, ConfigError, DeviceEntry, _build
+from hub.config import Config, ConfigError, DeviceEntry, build
 
 FILE_NAME = "assignments.json"
 
@@ -44,7 +44,7 @@ class Assignments:
 def entry(raw: Mapping[str, Any], source: str = "control socket") -> DeviceEntry:
     """A device entry validated as the config file's `[[devices]]` are (ConfigError if bad):
     `address` and `kind`, optionally `name`, `transport` and `port`; nothing else."""
-    built: DeviceEntry = _build(DeviceEntry, dict(raw), source, "device")
+    built: DeviceEntry = build(DeviceEntry, dict(raw), source, "device")
     return built
 
 

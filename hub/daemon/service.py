@@ -42,7 +42,7 @@ from hub.ble import uuids
 from hub.ble.agent import HubAgent, register_agent
 from hub.ble.manager import BleakBackend, DeviceManager
 from hub.ble.session import SessionOptions
-from hub.config import Config, ConfigError, ScheduleEntry, _build
+from hub.config import Config, ConfigError, ScheduleEntry, build
 from hub.daemon import assignments
 from hub.daemon.control_server import ControlServer, OpError
 from hub.daemon.passkeys import Passkeys
@@ -123,7 +123,7 @@ def downlink_schedule(
     source = f"downlink config version {downlink.version}"
     for i, raw in enumerate(downlink.schedule):
         try:
-            entry: ScheduleEntry = _build(ScheduleEntry, dict(raw), source, f"schedule[{i}]")
+            entry: ScheduleEntry = build(ScheduleEntry, dict(raw), source, f"schedule[{i}]")
         except ConfigError as exc:
             refused.append(exc)
             continue
