@@ -121,7 +121,10 @@ def pki_paths(root: Path, hubs: list[str]) -> Pki:
     )
 
 
-def write_private_key(path: Path, key: ed25519.Ed25519PrivateKey | x25519.X25519PrivateKey) -> None:
+def write_private_key(
+    path: Path,
+    key: ed25519.Ed25519PrivateKey | x25519.X25519PrivateKey | ec.EllipticCurvePrivateKey,
+) -> None:
     """PKCS#8 PEM, readable by the owner only."""
     data = key.private_bytes(_PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -246,13 +249,7 @@ def _issue(
         )
     cert = builder.sign(ca_key, hashes.SHA256())
     key_path = root / f"{stem}.key"
-    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(
-            key.private_bytes(
-                _PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
-            )
-        )
+    write_private_key(key_path, key)
     return Identity(cert=_write_cert(root / f"{stem}.crt", cert), key=key_path)
 
 

@@ -93,6 +93,13 @@ def fill_store(directory: Path, batch: list[Reading]) -> None:
         store.close()
 
 
+def make_ingest(pki: Pki, db: Path) -> Ingest:
+    """The receiver's ingest over a new database at `db`, knowing every hub of `pki`."""
+    return Ingest(
+        ReceiverDb(db), load_enrollment(pki.enrollment), [load_x25519_private(pki.hospital_enc_key)]
+    )
+
+
 @dataclass
 class Chain:
     """A PKI and a running broker; receivers and uplinks are made per test."""
@@ -133,11 +140,7 @@ class Chain:
 
     @contextmanager
     def receiver(self, db: Path, client_id: str = "receiver-1") -> Iterator[Receiver]:
-        ingest = Ingest(
-            ReceiverDb(db),
-            load_enrollment(self.pki.enrollment),
-            [load_x25519_private(self.pki.hospital_enc_key)],
-        )
+        ingest = make_ingest(self.pki, db)
         settings = ReceiverSettings(
             host="127.0.0.1",
             port=self.port,

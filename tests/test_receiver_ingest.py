@@ -19,6 +19,7 @@ from mqtt_support import (
     Chain,
     chain,
     fill_store,
+    make_ingest,
     open_store,
     reading_ids,
     readings,
@@ -32,13 +33,10 @@ from hub.pki import (
     Pki,
     load_ed25519_private,
     load_ed25519_public,
-    load_enrollment,
-    load_x25519_private,
     load_x25519_public,
     make_pki,
 )
 from hub.receiver.app import Options, export_fhir, serve
-from hub.receiver.db import ReceiverDb
 from hub.receiver.service import Ingest, ReceiverSettings
 from hub.uplink.policy import Problem
 from hub.wire import topics
@@ -56,9 +54,9 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
 
 @pytest.fixture
 def ingest(pki: Pki, tmp_path: Path) -> Iterator[Ingest]:
-    db = ReceiverDb(tmp_path / "receiver.db")
-    yield Ingest(db, load_enrollment(pki.enrollment), [load_x25519_private(pki.hospital_enc_key)])
-    db.close()
+    ingest = make_ingest(pki, tmp_path / "receiver.db")
+    yield ingest
+    ingest.db.close()
 
 
 def _envelope(

@@ -1,12 +1,13 @@
 """Refused certificates, refused topics, urgent sending and the signed downlink config."""
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from mqtt_support import Chain, chain, fill_store, open_store, readings, running
+from mqtt_support import Chain, chain, fill_store, kill, open_store, readings, running, spawn_hub
 from waiting import wait_for
 
 from hub.model import Event, EventKind
@@ -147,21 +148,39 @@ def test_downlink_config_is_verified_applied_and_kept(c: Chain, tmp_path: Path) 
     store.close()
 
 
-def test_status_is_retained_with_an_offline_last_will(c: Chain, tmp_path: Path) -> None:
-    store = open_store(tmp_path / "hub")
+@contextmanager
+def _watching_status(c: Chain, client_id: str) -> Iterator[list[bytes]]:
+    """Every payload seen on hub-a's status topic, the retained one first."""
     seen: list[bytes] = []
-    watcher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, "watcher", protocol=mqtt.MQTTv5)
+    watcher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id, protocol=mqtt.MQTTv5)
     watcher.tls_set(str(c.pki.ca), str(c.pki.receiver.cert), str(c.pki.receiver.key))
     watcher.on_message = lambda _c, _u, msg: seen.append(msg.payload)
     watcher.on_connect = lambda cl, *_: cl.subscribe(topics.status("hub-a"), qos=1)
     watcher.connect("127.0.0.1", c.port)
     watcher.loop_start()
     try:
+        yield seen
+    finally:
+        watcher.disconnect()
+        watcher.loop_stop()
+
+
+def test_status_is_retained_with_an_offline_last_will(c: Chain, tmp_path: Path) -> None:
+    store = open_store(tmp_path / "hub")
+    with _watching_status(c, "watcher") as seen:
         up = c.uplink("hub-a", store)
         with running(up):
             wait_for(lambda: b'{"state":"online"}' in seen, "online status")
         wait_for(lambda: seen[-1] == b'{"state":"offline"}', "offline status on a clean stop")
-    finally:
-        watcher.disconnect()
-        watcher.loop_stop()
     store.close()
+    # A later subscriber gets the retained status; a hub killed outright says nothing itself,
+    # so the "offline" after it is the broker publishing its last will.
+    fill_store(tmp_path / "killed", readings(20))  # no receiver: the hub keeps waiting
+    with _watching_status(c, "watcher-2") as seen:
+        wait_for(lambda: seen == [b'{"state":"offline"}'], "the retained offline status")
+        hub = spawn_hub(c, "hub-a", tmp_path / "killed")
+        try:
+            wait_for(lambda: seen[-1] == b'{"state":"online"}', "online status")
+        finally:
+            kill(hub)
+        wait_for(lambda: seen[-1] == b'{"state":"offline"}', "the last will")

@@ -9,7 +9,6 @@ check gets a signed refusal naming the reason, which the hub logs.
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import sqlite3
@@ -28,11 +27,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from hub.gcpause import gc_paused
 from hub.receiver.bundle import bundle_keys
 from hub.receiver.db import IncomingBatch, ReceiverDb
 from hub.wire import topics
-from hub.wire.envelope import EnvelopeError, key_id, open_envelope
+from hub.wire.envelope import EnvelopeError, header_batch, key_id, open_envelope
 from hub.wire.messages import Ack, DownlinkConfig, sign_message
 
 log = logging.getLogger(__name__)
@@ -82,7 +80,7 @@ class Ingest:
             except EnvelopeError as exc:
                 self.refused[exc.refusal.value] += 1
                 log.warning("refused an envelope on %s: %s", topic, exc)
-                acks.append(Ack(hub, _batch_of(payload), False, reason=exc.refusal.value,
+                acks.append(Ack(hub, header_batch(payload), False, reason=exc.refusal.value,
                                 detail=exc.detail))  # fmt: skip
         outcomes = iter(self.db.store(good, now.isoformat()) if good else ())
         result: list[Ack] = []
@@ -100,11 +98,6 @@ class Ingest:
             payload, topic_hub=hub, hub_keys=self.hub_keys, recipients=self.recipients
         )
         header = opened.header
-        # A Bundle the typed decode refuses is parsed whole by json.loads (tens of thousands
-        # of acyclic containers): built, read and freed with the cyclic GC paused, so no
-        # collection ever walks it (see hub.gcpause).
-        with gc_paused():
-            keys = bundle_keys(opened.payload, hub, header.batch, header.count)
         return IncomingBatch(
             header.batch,
             hub,
@@ -112,18 +105,8 @@ class Ingest:
             header.created,
             header.count,
             opened.compressed,
-            keys,
+            bundle_keys(opened.payload, hub, header.batch, header.count),
         )
-
-
-def _batch_of(payload: bytes) -> str | None:
-    """The batch id of a refused envelope when its header can still be read, for the hub's log."""
-    try:
-        length = int.from_bytes(payload[4:6], "big")
-        batch = json.loads(payload[6 : 6 + length]).get("batch")
-    except (ValueError, AttributeError, RecursionError):
-        return None
-    return batch if isinstance(batch, str) else None
 
 
 class Receiver:

@@ -74,12 +74,17 @@ def move_aside(path: Path, now: datetime) -> Path:
         side = path.with_name(path.name + suffix)
         if side.exists():
             os.replace(side, target.with_name(target.name + suffix))
-    fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    fsync_dir(path.parent)
+    return target
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make renames and removals in `directory` durable."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
-    return target
 
 
 def database_files(path: Path) -> list[Path]:

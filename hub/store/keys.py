@@ -20,6 +20,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from hub.store.crypto import KEY_BYTES
+from hub.store.database import fsync_dir
 
 CREDENTIAL_NAME = "hub-data-key"
 _FORMAT = "hub-store-keyring"
@@ -169,7 +170,7 @@ class KeySource:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, self.path)
-        _fsync_dir(self.path.parent)
+        fsync_dir(self.path.parent)
 
     def create(self) -> KeyRing:
         """A new ring with one fresh key from the OS RNG, saved."""
@@ -185,13 +186,5 @@ class KeySource:
             self.path.unlink()
         except FileNotFoundError:
             return False
-        _fsync_dir(self.path.parent)
+        fsync_dir(self.path.parent)
         return True
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

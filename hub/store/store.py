@@ -409,8 +409,7 @@ class Store:
                     if not rows:
                         break
                     after = rows[-1][0]
-                    with gc_paused():  # hundreds of acyclic Readings: see hub.gcpause
-                        good += self._open_readings(rows)
+                    good += self._open_readings(rows)
                 if not good:
                     return None
                 batch_id = self._ids.new()
@@ -798,11 +797,12 @@ class Store:
         """Decode rows inside a write transaction; bad ones are marked unreadable and
         reported as error events, the rest returned."""
         good = []
-        for pk, stream, kind, key_id, payload in rows:
-            try:
-                good.append(self._decode_reading(pk, stream, kind, key_id, payload))
-            except (AuthError, CodecError) as exc:
-                self._report_bad(_READINGS, pk, str(exc))
+        with gc_paused():  # hundreds of acyclic Readings: see hub.gcpause
+            for pk, stream, kind, key_id, payload in rows:
+                try:
+                    good.append(self._decode_reading(pk, stream, kind, key_id, payload))
+                except (AuthError, CodecError) as exc:
+                    self._report_bad(_READINGS, pk, str(exc))
         return good
 
     def _report_bad(self, table: _Table, pk: Any, reason: str) -> None:

@@ -195,6 +195,19 @@ def open_envelope(
     return Opened(header, _decompress(compressed), compressed)
 
 
+def header_batch(data: bytes) -> str | None:
+    """The batch id named in an envelope's clear header, unverified; None when the header
+    cannot be read. For naming the batch in a refusal, so the hub can log which one it was."""
+    if len(data) < _PREFIX.size:
+        return None
+    _magic, header_len = _PREFIX.unpack_from(data)
+    try:
+        batch = json.loads(data[_PREFIX.size : _PREFIX.size + header_len]).get("batch")
+    except (ValueError, AttributeError, RecursionError):
+        return None
+    return batch if isinstance(batch, str) else None
+
+
 def _aead(shared: bytes, epk: bytes, recipient: X25519PublicKey) -> tuple[AESGCM, bytes]:
     salt = epk + recipient.public_bytes(_RAW, serialization.PublicFormat.Raw)
     okm = HKDF(algorithm=hashes.SHA256(), length=44, salt=salt, info=_INFO).derive(shared)
