@@ -28,17 +28,15 @@ from waiting import wait_for  # noqa: E402
 
 from hub.broker import Broker  # noqa: E402
 from hub.ids import ReadingIds  # noqa: E402
-from hub.model import Code, Kind, Observation, Reading  # noqa: E402
-from hub.pki import (  # noqa: E402
-    Pki,
+from hub.keyfiles import (  # noqa: E402
     load_ed25519_private,
     load_ed25519_public,
     load_enrollment,
     load_x25519_private,
     load_x25519_public,
-    make_pki,
-    pki_paths,
 )
+from hub.model import Code, Kind, Observation, Reading  # noqa: E402
+from hub.pki import Pki, make_pki, pki_paths  # noqa: E402
 from hub.receiver.db import ReceiverDb  # noqa: E402
 from hub.receiver.service import Ingest, Receiver, ReceiverSettings  # noqa: E402
 from hub.store import KeySource, Store  # noqa: E402

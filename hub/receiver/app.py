@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hub.pki import load_ed25519_private, load_enrollment, load_x25519_private
+from hub.keyfiles import load_ed25519_private, load_enrollment, load_x25519_private
 from hub.receiver.db import ReceiverDb
 from hub.receiver.service import Ingest, Receiver, ReceiverSettings
 

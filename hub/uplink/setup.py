@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hub.config import Config, ConfigError
-from hub.pki import load_ed25519_private, load_ed25519_public, load_x25519_public
+from hub.keyfiles import load_ed25519_private, load_ed25519_public, load_x25519_public
 from hub.uplink.client import UplinkKeys, UplinkSettings
 
 SIGNING_KEY_NAME = "uplink-sign.key"

@@ -1,0 +1,78 @@
+"""Reading and writing the PEM key files the hub and the hospital keep: the hub's payload
+signing key, the hospital's encryption and signing keys, and the enrolled hubs' public keys.
+
+Production code (uplink, receiver, the hub's identity) loads its keys through here; the
+throw-away CA that the demo and the tests use lives in `hub.testbed.pki` and writes through
+here too.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TypeVar
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, x25519
+
+_Key = TypeVar(
+    "_Key",
+    ed25519.Ed25519PrivateKey,
+    ed25519.Ed25519PublicKey,
+    x25519.X25519PrivateKey,
+    x25519.X25519PublicKey,
+)
+
+_PEM = serialization.Encoding.PEM
+
+
+def write_private_key(
+    path: Path,
+    key: ed25519.Ed25519PrivateKey | x25519.X25519PrivateKey | ec.EllipticCurvePrivateKey,
+) -> None:
+    """PKCS#8 PEM, readable by the owner only."""
+    data = key.private_bytes(_PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+
+
+def write_public_key(path: Path, key: ed25519.Ed25519PublicKey | x25519.X25519PublicKey) -> None:
+    path.write_bytes(key.public_bytes(_PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+
+
+def _load_key(path: Path, kind: type[_Key], what: str) -> _Key:
+    """A PEM key of exactly `kind` (private or public, as `kind` says); anything else is
+    refused naming the file."""
+    data = path.read_bytes()
+    try:
+        if issubclass(kind, ed25519.Ed25519PrivateKey | x25519.X25519PrivateKey):
+            key: object = serialization.load_pem_private_key(data, password=None)
+        else:
+            key = serialization.load_pem_public_key(data)
+    except (ValueError, TypeError) as exc:
+        raise ValueError(f"{path}: not an {what} ({exc})") from None
+    if not isinstance(key, kind):
+        raise ValueError(f"{path}: not an {what}")
+    return key
+
+
+def load_ed25519_private(path: Path) -> ed25519.Ed25519PrivateKey:
+    return _load_key(path, ed25519.Ed25519PrivateKey, "Ed25519 private key")
+
+
+def load_ed25519_public(path: Path) -> ed25519.Ed25519PublicKey:
+    return _load_key(path, ed25519.Ed25519PublicKey, "Ed25519 public key")
+
+
+def load_x25519_private(path: Path) -> x25519.X25519PrivateKey:
+    return _load_key(path, x25519.X25519PrivateKey, "X25519 private key")
+
+
+def load_x25519_public(path: Path) -> x25519.X25519PublicKey:
+    return _load_key(path, x25519.X25519PublicKey, "X25519 public key")
+
+
+def load_enrollment(directory: Path) -> dict[str, ed25519.Ed25519PublicKey]:
+    """Each enrolled hub's signing key, from `<hub id>.pub` files."""
+    return {p.stem: load_ed25519_public(p) for p in sorted(directory.glob("*.pub"))}
