@@ -58,6 +58,16 @@ def test_bit1_time_stamp_and_unknown_time() -> None:
     unknown = decode(0x2A35, encode_measurement(120, 80, 93, time=UNKNOWN))
     assert unknown.device_time is None
     assert unknown.flags == {"time-unknown"}
+    assert "time_fields" not in unknown.details  # all seven bytes zero: nothing known
+
+
+def test_year_zero_keeps_month_day_and_time_in_details() -> None:
+    # flags 0x02 (time stamp) | 120/80/93 mmHg | year 0, 21 November, 08:05:09
+    m = decode(0x2A35, bytes.fromhex("02 78 00 50 00 5D 00 00 00 0B 15 08 05 09"))
+    assert m.device_time is None
+    assert m.flags == {"time-unknown"}
+    assert m.details["time_fields"] == {"month": 11, "day": 21, "hour": 8, "minute": 5,
+                                        "second": 9}  # fmt: skip
 
 
 def test_bit2_pulse_rate_bit3_user_id() -> None:

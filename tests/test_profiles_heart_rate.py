@@ -47,12 +47,15 @@ def test_bit3_energy_expended() -> None:
     assert m.details["energy_expended_kj"] == 10000
 
 
+def test_encode_sends_no_rr_flag_without_intervals() -> None:
+    assert encode_measurement(70, rr_intervals_s=[]) == bytes.fromhex("00 46")
+
+
 def test_bit4_all_rr_intervals_in_seconds() -> None:
     m = decode(0x2A37, bytes.fromhex("1E 46 E8 03 00 04 00 02 20 03"))
     assert m.details["energy_expended_kj"] == 1000
     assert m.details["rr_intervals_s"] == (1.0, 0.5, 0.78125)
     assert m.details["sensor_contact"] is True
-    assert decode(0x2A37, bytes.fromhex("10 46")).details["rr_intervals_s"] == ()
 
 
 def test_many_rr_intervals() -> None:
@@ -68,6 +71,8 @@ def test_many_rr_intervals() -> None:
         ("00", "offset 0: flags and heart rate needs 2"),
         ("01 48", "offset 1: heart rate \\(16-bit\\) needs 2 byte"),
         ("08 48 01", "offset 2: energy expended needs 2 byte"),
+        ("10 48", "flags announce RR intervals but none follow"),
+        ("18 48 10 27", "flags announce RR intervals but none follow"),
         ("10 48 00 04 01", "3 bytes is not a whole number of intervals"),
         ("10 48" + " 00 04" * 256, "512 bytes is not a whole number of intervals"),
         ("00 48 00", "1 trailing byte"),
@@ -103,7 +108,7 @@ def test_round_trip(
     assert m.observations[0].value == rate
     assert m.details["sensor_contact"] is contact
     assert m.details.get("energy_expended_kj") == energy
-    assert m.details.get("rr_intervals_s") == (None if rr is None else tuple(rr))
+    assert m.details.get("rr_intervals_s") == (tuple(rr) if rr else None)
 
 
 def test_body_sensor_location() -> None:

@@ -11,6 +11,7 @@ from hub.ble.profiles.ieee11073 import (
     SFLOAT_SPECIALS,
     UNKNOWN,
     Number,
+    date_time_fields,
     decode_date_time,
     decode_float,
     decode_sfloat,
@@ -150,6 +151,25 @@ def test_date_time() -> None:
 @pytest.mark.parametrize("hex_", ["00000000000000", "DF07000E0A3700", "DF070100000000"])
 def test_date_time_unknown_year_month_or_day(hex_: str) -> None:
     assert decode_date_time("c", bytes.fromhex(hex_), 0) is None
+
+
+@pytest.mark.parametrize(
+    ("hex_", "fields"),
+    [
+        ("00000000000000", {}),
+        ("0000010E0A3700", {"month": 1, "day": 14, "hour": 10, "minute": 55, "second": 0}),
+        ("DF07000E0A3700", {"year": 2015, "day": 14, "hour": 10, "minute": 55, "second": 0}),
+        ("00000000173B3B", {"hour": 23, "minute": 59, "second": 59}),
+    ],
+)
+def test_date_time_fields_keep_what_is_known(hex_: str, fields: dict[str, int]) -> None:
+    assert date_time_fields("c", bytes.fromhex(hex_), 0) == fields
+
+
+@pytest.mark.parametrize("hex_", ["00000D0E0A3700", "0000010E180000", "0000010E0A003C"])
+def test_date_time_fields_refuse_out_of_range(hex_: str) -> None:
+    with pytest.raises(DecodeError, match="date time at offset 0"):
+        date_time_fields("c", bytes.fromhex(hex_), 0)
 
 
 @pytest.mark.parametrize(

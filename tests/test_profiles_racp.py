@@ -62,6 +62,14 @@ def test_every_response_code(code: ResponseCode) -> None:
     assert r.no_records is (code is ResponseCode.NO_RECORDS_FOUND)
 
 
+@pytest.mark.parametrize("request_op", [0x00, 0x07, 0x09, 0xFF])
+def test_op_code_not_supported_echoes_an_unknown_request_op(request_op: int) -> None:
+    r = decode(0x2A52, bytes([6, 0, request_op, ResponseCode.OP_CODE_NOT_SUPPORTED]))
+    assert r == RacpResponse(request_op, ResponseCode.OP_CODE_NOT_SUPPORTED)
+    assert not r.success
+    assert encode(r) == bytes([6, 0, request_op, 2])
+
+
 def test_response_code_names() -> None:
     assert [c.name for c in ResponseCode] == [
         "SUCCESS",

@@ -8,12 +8,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from fractions import Fraction
-from typing import ClassVar, Self
+from typing import Any, ClassVar, Self
 
 from hub.ble.profiles._layout import check_size
 from hub.ble.profiles.ieee11073 import (
     FLOAT_SPECIALS,
     SFLOAT_SPECIALS,
+    date_time_fields,
     decode_date_time,
     float_parts,
     scaled,
@@ -129,12 +130,19 @@ def sfloat_detail(raw: int, name: str, flags: list[str]) -> float | None:
     return sfloat_value(raw)
 
 
-def time_stamp(char: str, data: bytes, offset: int, flags: list[str]) -> datetime | None:
+def time_stamp(
+    char: str, data: bytes, offset: int, flags: list[str], details: dict[str, Any]
+) -> datetime | None:
     """A measurement's Date Time field at `offset` (the caller checked the length): the time,
-    or None and the `time-unknown` flag when the device sent zero year, month or day."""
+    or None and the `time-unknown` flag when the device sent zero year, month or day; what
+    it did send of the date and time is then kept in `details["time_fields"]` (e.g. a clock
+    with year 0 still tells month, day, hour, minute and second)."""
     time = decode_date_time(char, data, offset)
     if time is None:
         flags.append("time-unknown")
+        fields = date_time_fields(char, data, offset)
+        if fields:
+            details["time_fields"] = fields
     return time
 
 

@@ -95,14 +95,14 @@ def _decode(data: bytes, char: str, table: tuple[Layout, ...], *, cuff: bool) ->
         obs = [sys_field(systolic, marks), dia_field(diastolic, marks), mean_field(mean, marks)]
     offset = 7
     time = None
+    details: dict[str, Any] = {}
     if flags & TIME_STAMP:
-        time = time_stamp(char, data, 7, marks)
+        time = time_stamp(char, data, 7, marks, details)
         offset = 14
     if flags & PULSE_RATE:
         raw = _U16(data, offset)[0]
         obs.append(_PULSE(raw, marks))
         offset += 2
-    details: dict[str, Any] = {}
     if flags & USER_ID:
         details["user_id"] = data[offset]
         offset += 1

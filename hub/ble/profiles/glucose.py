@@ -101,7 +101,7 @@ def decode_measurement(data: bytes) -> Measurement:
     flags = checked_flags(data, MEASUREMENT, _LAYOUTS, _ALLOWED)
     marks: list[str] = []
     details: dict[str, Any] = {"sequence": _U16(data, 1)[0]}
-    time = time_stamp(MEASUREMENT, data, 3, marks)
+    time = time_stamp(MEASUREMENT, data, 3, marks, details)
     offset = 10
     if flags & TIME_OFFSET:
         minutes = _S16(data, 10)[0]

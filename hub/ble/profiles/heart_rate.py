@@ -1,7 +1,8 @@
 """Heart Rate Service (0x180D): Heart Rate Measurement 0x2A37, Body Sensor Location 0x2A38.
 
 Measurement: flags u8 | rate u8 (bit0 = 0) or u16 (bit0 = 1) | [energy expended u16 kJ if
-bit3] | [RR intervals u16 × n if bit4, 1/1024 s, oldest first, n from the remaining length].
+bit3] | [RR intervals u16 × n if bit4, 1/1024 s, oldest first, n ≥ 1 from the remaining
+length].
 Bits 1-2: sensor contact (0, 1 not supported; 2 supported, no contact; 3 contact).
 """
 
@@ -67,6 +68,8 @@ def decode_measurement(data: bytes) -> Measurement:
         offset += 2
     if flags & RR:
         rest = n - offset
+        if not rest:
+            raise DecodeError(f"{MEASUREMENT}: flags announce RR intervals but none follow")
         if rest & 1 or rest >> 1 >= len(_RR):
             raise DecodeError(
                 f"{MEASUREMENT}: RR intervals from offset {offset}: {rest} bytes is not a whole"
@@ -100,7 +103,7 @@ def encode_measurement(
     if energy_expended_kj is not None:
         flags |= ENERGY
         body += struct.pack("<H", energy_expended_kj)
-    if rr_intervals_s is not None:
+    if rr_intervals_s:  # the RR flag promises at least one interval
         flags |= RR
         body += struct.pack(f"<{len(rr_intervals_s)}H", *(round(x * 1024) for x in rr_intervals_s))
     return bytes((flags,)) + body

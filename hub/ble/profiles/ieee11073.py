@@ -171,6 +171,24 @@ def decode_date_time(char: str, data: bytes, offset: int) -> datetime | None:
         raise DecodeError(f"{char}: date time at offset {offset}: {exc}") from None
 
 
+_DT_FIELDS = ("year", "month", "day", "hour", "minute", "second")
+_DT_CLOCK = frozenset(("hour", "minute", "second"))  # zero is a valid hour, minute, second
+_DT_LIMITS = (("month", 12), ("day", 31), ("hour", 23), ("minute", 59), ("second", 59))
+
+
+def date_time_fields(char: str, data: bytes, offset: int) -> dict[str, int]:
+    """The fields of a Date Time that are known, by name: a zero year, month or day is left
+    out, so a date "unknown year, 14 January, 10:55" keeps what the device knew. Empty when
+    all seven bytes are zero (nothing known); DecodeError for a field out of its range."""
+    fields = dict(zip(_DT_FIELDS, _unpack_dt(data, offset), strict=True))
+    if not any(fields.values()):
+        return {}
+    for name, high in _DT_LIMITS:
+        if fields[name] > high:
+            raise DecodeError(f"{char}: date time at offset {offset}: {name} {fields[name]}")
+    return {name: value for name, value in fields.items() if value or name in _DT_CLOCK}
+
+
 def encode_date_time(time: datetime | Literal["unknown"]) -> bytes:
     if isinstance(time, str):
         return bytes(7)

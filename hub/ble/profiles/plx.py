@@ -144,12 +144,12 @@ def decode_spot_check(data: bytes) -> Measurement:
     obs = _spo2_pulse(data, marks)
     time = None
     offset = 5
+    details: dict[str, Any] = {}
     if flags & SPOT_TIME:
-        time = time_stamp(SPOT, data, 5, marks)
+        time = time_stamp(SPOT, data, 5, marks, details)
         offset = 12
     if flags & CLOCK_NOT_SET:
         marks.append("device-clock-not-set")
-    details: dict[str, Any] = {}
     _tail(
         data,
         offset,

@@ -93,11 +93,13 @@ class RacpNumberOfRecords:
 
 @dataclass(frozen=True, slots=True)
 class RacpResponse:
-    """The response code to a request `request_op`."""
+    """The response code to a request `request_op`. An op code this hub does not know comes
+    back as the plain number, echoed in an "Op Code not supported" response (the only
+    response that may name one)."""
 
     KIND: ClassVar[str] = "racp-response"
 
-    request_op: Op
+    request_op: Op | int
     code: ResponseCode
 
     @property
@@ -149,10 +151,10 @@ def decode(data: bytes) -> Racp:
         _expect_size(data, 4, "operand")
         if op is Op.NUMBER_RESPONSE:
             return RacpNumberOfRecords(_U16.unpack_from(data, 2)[0])
-        return RacpResponse(
-            _enum(Op, data[2], "request op code", 2),
-            _enum(ResponseCode, data[3], "response code", 3),
-        )
+        code = _enum(ResponseCode, data[3], "response code", 3)
+        if code is ResponseCode.OP_CODE_NOT_SUPPORTED and data[2] not in Op._value2member_map_:
+            return RacpResponse(data[2], code)
+        return RacpResponse(_enum(Op, data[2], "request op code", 2), code)
     if operator is Operator.NULL:
         raise DecodeError(f"{RACP}: {op.name} needs an operator, got NULL")
     count = _OPERANDS[operator]

@@ -70,8 +70,8 @@ def _decode(data: bytes, char: str, kind: Kind) -> Measurement:
     obs = float_observation(
         Code.BODY_TEMPERATURE, _CEL, _U32(data, 1)[0], conv, "temperature", marks
     )
-    time = time_stamp(char, data, 5, marks) if flags & TIME_STAMP else None
     details: dict[str, Any] = {}
+    time = time_stamp(char, data, 5, marks, details) if flags & TIME_STAMP else None
     if flags & TYPE:
         code = data[-1]
         if not 1 <= code < len(TYPES):

@@ -60,10 +60,10 @@ def decode_measurement(data: bytes) -> Measurement:
         obs.append(Observation(Code.BODY_WEIGHT, weight * 5 / 1000, _KG))
     offset = 3
     time = None
-    if flags & TIME_STAMP:
-        time = time_stamp(MEASUREMENT, data, 3, marks)
-        offset = 10
     details: dict[str, Any] = {}
+    if flags & TIME_STAMP:
+        time = time_stamp(MEASUREMENT, data, 3, marks, details)
+        offset = 10
     if flags & USER_ID:
         details["user_id"] = data[offset]
         offset += 1
