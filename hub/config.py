@@ -67,6 +67,7 @@ class StoreSection:
     path: Path | None = None  # default: <data_dir>/hub.db
     key_file: Path | None = None  # default: <data_dir>/data.key, or $CREDENTIALS_DIRECTORY
     retention_days: int = field(default=7, metadata=_range(0, 3650))
+    event_retention_days: int = field(default=90, metadata=_range(1, 3650))
     disk_floor_mb: int = field(default=256, metadata=_range(0, 1_000_000))
     flush_ms: int = field(default=500, metadata=_range(1, 60_000))
     flush_max: int = field(default=500, metadata=_range(1, 100_000))

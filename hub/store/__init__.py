@@ -4,16 +4,19 @@ every payload sealed with AES-256-GCM, surviving power cuts and full disks."""
 from hub.store.codec import CodecError
 from hub.store.erase import Erased, erase
 from hub.store.keys import KeyFileError, KeyRing, KeySource, MissingKeyError, WrongKeyError
+from hub.store.owner import StoreOwner
 from hub.store.store import (
     Batch,
     ConfigRecord,
     DeviceRecord,
     Problem,
+    Purged,
     ReadResult,
     Rotation,
     Store,
     StoreError,
     StoreFullError,
+    StoreOptions,
     StoreStatus,
 )
 
@@ -28,11 +31,14 @@ __all__ = [
     "KeySource",
     "MissingKeyError",
     "Problem",
+    "Purged",
     "ReadResult",
     "Rotation",
     "Store",
     "StoreError",
     "StoreFullError",
+    "StoreOptions",
+    "StoreOwner",
     "StoreStatus",
     "WrongKeyError",
     "erase",

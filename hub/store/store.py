@@ -110,6 +110,22 @@ class StoreStatus:
 
 
 @dataclass(frozen=True)
+class StoreOptions:
+    flush_max: int = 500
+    disk_floor_mb: int = 256
+    retention_days: int = 7
+    event_retention_days: int = 90
+    max_db_bytes: int | None = None
+
+
+@dataclass(frozen=True)
+class Purged:
+    readings: int
+    events: int
+    more: bool
+
+
+@dataclass(frozen=True)
 class Rotation:
     key_id: int
     re_encrypted: int
@@ -224,6 +240,7 @@ class Store:
         cls,
         path: Path,
         key_source: KeySource,
+        options: StoreOptions | None = None,
         *,
         flush_ms: int = 500,
         flush_max: int = 500,
@@ -238,7 +255,14 @@ class Store:
         `free_bytes` measures free disk space (injectable so the full-disk policy can be
         tested); `max_db_bytes` caps the database file, beyond which SQLite reports full."""
         path = Path(path)
-        opened = open_checked(path, clock(), max_db_bytes=max_db_bytes)
+        # Transitional: the keyword options go once callers pass StoreOptions.
+        options = options or StoreOptions(
+            flush_max=flush_max,
+            disk_floor_mb=disk_floor_mb,
+            retention_days=retention_days,
+            max_db_bytes=max_db_bytes,
+        )
+        opened = open_checked(path, clock(), max_db_bytes=options.max_db_bytes)
         conn = opened.conn
         try:
             schema.migrate(sqlite_utils.Database(conn, execute_plugins=False))
@@ -252,9 +276,9 @@ class Store:
             key_source,
             ring,
             flush_ms=flush_ms,
-            flush_max=flush_max,
-            disk_floor_mb=disk_floor_mb,
-            retention_days=retention_days,
+            flush_max=options.flush_max,
+            disk_floor_mb=options.disk_floor_mb,
+            retention_days=options.retention_days,
             free_bytes=free_bytes,
             clock=clock,
         )
@@ -294,7 +318,7 @@ class Store:
 
     # ------------------------------------------------------------ writing readings
 
-    def add(self, readings: Sequence[Reading], *, urgent: bool = False) -> None:
+    def add(self, readings: Sequence[Reading], *, urgent: bool = False) -> int:
         """Buffer readings for the next group commit; commit at once when `urgent`.
 
         Every reading is encoded before any is buffered, so a bad one (a non-UUID id, a
@@ -310,6 +334,26 @@ class Store:
                 self._flush_locked()
             else:
                 self._cond.notify_all()
+            return self.held()
+
+    def held(self) -> int:
+        with self._cond:
+            return len(self._buffer) + len(self._events)
+
+    def known(self, ids: Sequence[str]) -> set[str]:
+        with self._cond:
+            found = {p.id for p in self._buffer} & set(ids)
+            rows = self._select(_READINGS, "id", [_id_bytes(i) for i in ids])
+            return found | {_row_label(r[0]) for r in rows}
+
+    def unsent_count(self) -> int:
+        with self._cond:
+            return self._conn.execute(
+                f"SELECT count(*) FROM readings WHERE state = {NEW}"
+            ).fetchone()[0]
+
+    def purge_expired(self, now: datetime, *, batch_rows: int = 2000) -> Purged:
+        return Purged(self.purge(now), 0, False)
 
     def flush(self) -> list[str]:
         """Commit the buffer now; returns the ids committed (empty when the disk is full)."""
