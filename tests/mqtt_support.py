@@ -1,5 +1,5 @@
 """Shared helpers for the wire, uplink and receiver tests: readings, a real store, a real
-Mosquitto (hub.broker), the receiver, and an uplink run in-process or as a child process.
+Mosquitto (hub.testbed.broker), the receiver, and an uplink run in-process or as a child process.
 
 Run as a script (`python tests/mqtt_support.py hub ...`) it is that child process: an uplink
 draining a store, which the hub-restart test SIGKILLs.
@@ -26,7 +26,6 @@ if str(ROOT) not in sys.path:  # when run as a script
 
 from waiting import wait_for  # noqa: E402
 
-from hub.broker import Broker  # noqa: E402
 from hub.ids import ReadingIds  # noqa: E402
 from hub.keyfiles import (  # noqa: E402
     load_ed25519_private,
@@ -36,10 +35,11 @@ from hub.keyfiles import (  # noqa: E402
     load_x25519_public,
 )
 from hub.model import Code, Kind, Observation, Reading  # noqa: E402
-from hub.pki import Pki, make_pki, pki_paths  # noqa: E402
 from hub.receiver.db import ReceiverDb  # noqa: E402
 from hub.receiver.service import Ingest, Receiver, ReceiverSettings  # noqa: E402
 from hub.store import KeySource, Store  # noqa: E402
+from hub.testbed.broker import Broker  # noqa: E402
+from hub.testbed.pki import Pki, make_pki, pki_paths  # noqa: E402
 from hub.uplink.client import Uplink, UplinkKeys, UplinkSettings  # noqa: E402
 
 HUBS = ["hub-a", "hub-b"]

@@ -12,9 +12,9 @@ from typing import Any
 
 from waiting import until
 
-from hub.demo.devices import CUFF, OXIMETER, SCALE, Script
-from hub.demo.hub_side import DemoHub
 from hub.model import EventKind
+from hub.testbed.hub_side import DemoHub
+from hub.testbed.patient import CUFF, OXIMETER, SCALE, Script
 
 CONFIG = """[hub]
 id = "hub-a"

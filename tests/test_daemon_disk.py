@@ -8,9 +8,9 @@ from pathlib import Path
 
 from waiting import until
 
-from hub.demo.devices import BAND, CUFF, DEVICES, OXIMETER, SCALE, Script
-from hub.demo.hub_side import DemoHub
 from hub.model import EventKind, Kind
+from hub.testbed.hub_side import DemoHub
+from hub.testbed.patient import BAND, CUFF, DEVICES, OXIMETER, SCALE, Script
 
 CONFIG = """[hub]
 id = "hub-a"

@@ -13,9 +13,9 @@ from test_daemon_control import call
 from waiting import until
 
 from hub.daemon import Daemon
-from hub.demo.hub_side import DemoHub
 from hub.model import Code, Event, EventKind, Kind, Reading
 from hub.sim.serial_oximeter import PtyOximeter
+from hub.testbed.hub_side import DemoHub
 
 OXI = "cms50d-1"
 CONFIG = """[hub]

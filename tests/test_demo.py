@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from hub import cli
-from hub.demo import world
+from hub.testbed import world
 
 
 def processes_mentioning(text: str) -> list[str]:

@@ -1,9 +1,9 @@
 """A pulled plug loses nothing; SIGTERM loses nothing in flight; outages only delay.
 
-The hub side (daemon + simulated devices, `python -m hub.demo --work DIR`) runs as one process
-that the test kills; the broker and the receiver run on as their own processes. The devices
-keep their records in files (their flash), so each restarted process offers them again, as a
-real cuff offers its memory to the next connection.
+The hub side (daemon + simulated devices, `python -m hub.testbed.hub_process --work DIR`) runs
+as one process that the test kills; the broker and the receiver run on as their own processes.
+The devices keep their records in files (their flash), so each restarted process offers them
+again, as a real cuff offers its memory to the next connection.
 """
 
 from __future__ import annotations
@@ -25,10 +25,11 @@ from typing import Any
 import pytest
 from waiting import wait_for
 
-from hub.demo.world import World
 from hub.store import KeySource, Store
+from hub.testbed.world import World
 
 CYCLES = 32
+HUB_PROCESS = "hub.testbed.hub_process"
 
 
 @contextmanager
@@ -46,7 +47,7 @@ def spawn(world: World, *extra: str) -> subprocess.Popen[bytes]:
     socket_path.unlink(missing_ok=True)
     log = (world.work / "hub-side.log").open("ab")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hub.demo", "--work", str(world.work), "--every", "1.0", *extra],
+        [sys.executable, "-m", HUB_PROCESS, "--work", str(world.work), "--every", "1.0", *extra],
         stdin=subprocess.DEVNULL,
         stdout=log,
         stderr=log,
@@ -170,7 +171,7 @@ def test_status_heartbeat_is_retained_and_carries_no_health_values(tmp_path: Pat
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
-    from hub.demo.world import HUB_ID
+    from hub.testbed.world import HUB_ID
     from hub.wire import topics
 
     with demo_world(tmp_path / "w") as world:

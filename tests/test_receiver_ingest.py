@@ -30,9 +30,9 @@ from mqtt_support import (
 from hub import cli
 from hub.keyfiles import load_ed25519_private, load_ed25519_public, load_x25519_public
 from hub.model import Reading
-from hub.pki import Pki, make_pki
 from hub.receiver.app import Options, export_fhir, serve
 from hub.receiver.service import Ingest, ReceiverSettings
+from hub.testbed.pki import Pki, make_pki
 from hub.uplink.policy import Problem
 from hub.wire import topics
 from hub.wire.envelope import seal

@@ -11,7 +11,7 @@ from mqtt_support import Chain, chain, fill_store, kill, open_store, readings, r
 from waiting import wait_for
 
 from hub.model import Event, EventKind
-from hub.pki import Identity
+from hub.testbed.pki import Identity
 from hub.uplink.policy import Problem
 from hub.wire import topics
 from hub.wire.messages import DownlinkConfig, sign_message
@@ -73,7 +73,7 @@ def test_window_is_capped_by_the_brokers_receive_maximum(c: Chain, tmp_path: Pat
     assert up.window == 500
     with running(up):
         wait_for(lambda: up.stats.connections == 1, "the connection")
-        assert up.window == 100  # hub.broker sets max_inflight_messages 100
+        assert up.window == 100  # hub.testbed.broker sets max_inflight_messages 100
     store.close()
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from hub.config import ConfigError, loads
 from hub.keyfiles import load_x25519_public
-from hub.pki import make_pki
+from hub.testbed.pki import make_pki
 from hub.uplink.setup import SIGNING_KEY_NAME, keys_from, settings_from
 from hub.wire.envelope import key_id
 

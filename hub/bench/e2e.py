@@ -34,8 +34,8 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from hub.bench import BenchResult, Target
-from hub.demo.world import World
 from hub.model import Code
+from hub.testbed.world import World
 from hub.wire import topics
 
 TIMEOUT_S = 120

@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from hub.ble.session import SessionOptions
-from hub.demo.devices import Patient, Script
 from hub.lean import block_unused_imports
 from hub.sim.air import VirtualAir
 from hub.sim.backend import hub_adapter
+from hub.testbed.patient import Patient, Script
 
 MEASURE_S = 8.0
 IDLE_S = 5.0
@@ -72,21 +72,17 @@ def made_times(patient: Patient) -> dict[str, float]:
 
 
 async def hub_role(work: Path) -> dict[str, Any]:
-    from hub.demo.hub_side import DemoHub
-    from hub.model import Kind
+    from hub.testbed.hub_side import DemoHub
 
     demo_hub = DemoHub(work / "hub.toml", work / "devices-hub", SCRIPT, session_options=STAY)
     async with demo_hub as demo:
-        assert demo.patient is not None and demo.daemon is not None
+        assert demo.patient is not None
         await asyncio.sleep(MEASURE_S)
         figures = await idle_figures(demo.patient)
-        store = demo.daemon.store
-        assert store is not None
-        streams = [r.id for r in store.readings().items if r.kind is Kind.SPO2_CONTINUOUS]
         return {
             "ready": demo.ready_at,
             "made": made_times(demo.patient),
-            "stream_ids": streams,
+            "stream_ids": sorted(demo.intake.stream_ids),
             **figures,
         }
 

@@ -33,12 +33,12 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from hub.bench import BenchResult, Target
-from hub.broker import Broker
 from hub.ids import ReadingIds
 from hub.keyfiles import load_ed25519_private, load_ed25519_public, load_x25519_public
 from hub.model import Code, Kind, Observation, Reading
-from hub.pki import Pki, make_pki
 from hub.store import Batch, KeySource, Store
+from hub.testbed.broker import Broker
+from hub.testbed.pki import Pki, make_pki
 from hub.uplink.client import Uplink, UplinkKeys, UplinkSettings
 from hub.wire import topics
 

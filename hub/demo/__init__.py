@@ -1,2 +1,2 @@
-"""`hub demo`: the whole chain on one machine (see `hub.demo.app`). The package itself imports
-nothing, so that the simulated patient (`hub.demo.devices`) can be loaded without the daemon."""
+"""`hub demo`: the whole chain on one machine (see `hub.demo.app`); its harness (PKI, broker,
+receiver process, simulated patient, the daemon in-process) is `hub.testbed`."""

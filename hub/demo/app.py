@@ -18,9 +18,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from hub.demo.hub_side import DemoHub
-from hub.demo.summary import promise
-from hub.demo.world import DemoError, World, check_mosquitto
+from hub.testbed.hub_side import DemoHub
+from hub.testbed.promise import hub_store_ids, promise
+from hub.testbed.world import DemoError, World, check_mosquitto
 
 __all__ = ["DemoError", "main"]
 
@@ -76,45 +76,53 @@ async def _run(world: World, seconds: float | None, as_json: bool) -> dict[str, 
                 print(f"hub demo: working in {world.work}; Ctrl-C ends it", flush=True)
             while not stop.is_set() and (seconds is None or loop.time() - started < seconds):
                 if not as_json:
-                    print(_live_line(demo, loop.time() - started), flush=True)
+                    print(await _live_line(demo, loop.time() - started), flush=True)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), 1.0)
             if not as_json:
                 print("draining: waiting for the hospital to acknowledge everything", flush=True)
             drained = await demo.drain(DRAIN_S)
-            result = _result(world, demo, drained, loop.time() - started)
+            attention = await _attention(demo)
+            elapsed = loop.time() - started
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
-    return result
+    return _result(world, demo, drained, attention, elapsed)
 
 
-def _live_line(demo: DemoHub, elapsed: float) -> str:
-    daemon = demo.daemon
-    assert daemon is not None and daemon.store is not None
-    acked = daemon.uplink.stats.acked_readings if daemon.uplink is not None else 0
-    level = daemon.pipeline.spot.level if daemon.pipeline is not None else None
-    alerts = daemon.counters["event:alert"]
+async def _status(demo: DemoHub) -> dict[str, Any]:
+    assert demo.daemon is not None
+    return await demo.daemon.status()
+
+
+async def _attention(demo: DemoHub) -> bool:
+    """Whether the daemon's triage asks the hospital to look at the patient (red)."""
+    return bool((await _status(demo))["attention"])
+
+
+async def _live_line(demo: DemoHub, elapsed: float) -> str:
+    status = await _status(demo)
+    acked = status["uplink"].get("acked_readings", 0)
+    levels = demo.intake.levels
     return (
-        f"[{elapsed:5.0f} s] measured {len(daemon.measured_ids):5d}  "
-        f"waiting {daemon.store.queue_depth():4d}  acknowledged {acked:5d}  "
-        f"patient {level or '-':6s}  alerts {alerts}"
+        f"[{elapsed:5.0f} s] measured {len(demo.intake.measured_ids):5d}  "
+        f"waiting {status['queue_depth']:4d}  acknowledged {acked:5d}  "
+        f"green/yellow/red {levels['green']}/{levels['yellow']}/{levels['red']}  "
+        f"patient {'red' if status['attention'] else '-'}"
     )
 
 
-def _result(world: World, demo: DemoHub, drained: bool, elapsed: float) -> dict[str, Any]:
-    daemon, patient = demo.daemon, demo.patient
-    assert daemon is not None and daemon.store is not None and patient is not None
-    measured = set(daemon.measured_ids)
-    stored = len(measured & daemon.store.reading_ids())
-    acked = daemon.store.reading_ids(acknowledged=True)
-    result = promise(measured, acked, stored, patient.flash, world.receiver_db)
-    levels = {k: v for k, v in daemon.levels.items() if k != "none"}
+def _result(
+    world: World, demo: DemoHub, drained: bool, attention: bool, elapsed: float
+) -> dict[str, Any]:
+    """Counted after the daemon stopped: its store is read as the configuration opens it."""
+    assert demo.patient is not None
+    stored, acked = hub_store_ids(world.config_path)
+    result = promise(demo.intake.measured_ids, stored, acked, demo.patient.flash, world.receiver_db)
     result.update(
-        levels=levels,
-        alerts=daemon.counters["event:alert"],
-        patient=str(daemon.pipeline.spot.level) if daemon.pipeline else None,
-        streamed_frames=patient.streamed,
+        levels={k: v for k, v in demo.intake.levels.items() if k != "none"},
+        patient="red" if attention else "not red",
+        streamed_frames=demo.patient.streamed,
         seconds=round(elapsed, 1),
         drained=drained,
     )
@@ -134,7 +142,7 @@ def _final_text(result: dict[str, Any], keep: Path | None) -> str:
         f"measured {result['measured']}, stored {result['stored']}, delivered "
         f"{result['delivered']}, acknowledged {result['acked']}, lost {result['lost']}, "
         f"duplicates {result['duplicates']}",
-        f"triage levels {result['levels']}, alerts {result['alerts']}, patient {result['patient']}",
+        f"triage levels {result['levels']}, patient {result['patient']}",
         f"promise (every measured reading at the hospital exactly once): {verdict}",
     ]
     if keep is not None:

@@ -16,7 +16,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from hub.pki import RECEIVER_CN, Pki
+from hub.testbed.pki import RECEIVER_CN, Pki
 from hub.wire.topics import ROOT
 
 MOSQUITTO = "/usr/sbin/mosquitto"

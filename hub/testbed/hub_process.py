@@ -1,4 +1,4 @@
-"""`python -m hub.demo --work DIR`: only the hub side of the demo (daemon and simulated
+"""`python -m hub.testbed.hub_process --work DIR`: only the hub side (daemon and simulated
 devices in one process, on the configuration a `World` wrote in DIR), for tests that kill it.
 
 Until SIGTERM (then it writes DIR/measured.json: the readings it took on, so a test can check
@@ -18,39 +18,35 @@ from hub.lean import block_unused_imports
 
 block_unused_imports()  # as `hub run` does; before the store is imported
 
-from hub.demo.devices import Script  # noqa: E402
-from hub.demo.hub_side import DemoHub  # noqa: E402
-from hub.demo.summary import promise  # noqa: E402
+from hub.testbed.hub_side import DemoHub  # noqa: E402
+from hub.testbed.patient import Script  # noqa: E402
+from hub.testbed.promise import hub_store_ids, promise  # noqa: E402
 
 
 async def _run(work: Path, script: Script, drain: bool, seconds: float) -> None:
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     async with DemoHub(work / "hub.toml", work / "devices", script) as demo:
-        daemon, patient = demo.daemon, demo.patient
-        assert daemon is not None and daemon.store is not None and patient is not None
+        assert demo.daemon is not None
         if not drain:
             await stop.wait()
-            await daemon.quiesce()
-            (work / "measured.json").write_text(json.dumps(sorted(daemon.measured_ids)))
+            await demo.daemon.quiesce()
+            (work / "measured.json").write_text(json.dumps(sorted(demo.intake.measured_ids)))
             return
         if seconds > 0:
             await asyncio.sleep(seconds)
         drained = await demo.drain(120.0)
-        measured = set(daemon.measured_ids)
-        result = promise(
-            measured,
-            daemon.store.reading_ids(acknowledged=True),
-            len(measured & daemon.store.reading_ids()),
-            patient.flash,
-            work / "receiver.db",
-        )
-        result["drained"] = drained
-        (work / "result.json").write_text(json.dumps(result))
+    assert demo.patient is not None
+    stored, acked = hub_store_ids(work / "hub.toml")
+    result = promise(
+        demo.intake.measured_ids, stored, acked, demo.patient.flash, work / "receiver.db"
+    )
+    result["drained"] = drained
+    (work / "result.json").write_text(json.dumps(result))
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m hub.demo")
+    parser = argparse.ArgumentParser(prog="python -m hub.testbed.hub_process")
     parser.add_argument("--work", type=Path, required=True)
     parser.add_argument("--drain", action="store_true")
     parser.add_argument("--seconds", type=float, default=0.0)

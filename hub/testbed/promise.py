@@ -1,4 +1,5 @@
-"""What the demo promises, counted: every reading the hub measured is at the receiver once.
+"""What the demo promises, counted for the demo and the pulled-plug tests: every reading the
+hub measured is at the receiver once.
 
 Two independent views. By id: the readings the hub took on (`measured`) against the reading
 ids the receiver stored. By content: every record in the devices' memories (cuff and scale)
@@ -14,9 +15,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from hub.demo.devices import CUFF, MEASUREMENT, SCALE, Flash, record_time
+from hub.config import load
 from hub.model import Code
 from hub.receiver.db import ReceiverDb
+from hub.store.admin import open_store
+from hub.testbed.patient import CUFF, MEASUREMENT, SCALE, Flash, record_time
 
 SPOT_CODE = {CUFF: Code.BP_PANEL.value, SCALE: Code.BODY_WEIGHT.value}
 
@@ -55,10 +58,17 @@ def device_records(flash: Mapping[str, Flash]) -> list[tuple[str, str]]:
     return out
 
 
+def hub_store_ids(config_path: Path) -> tuple[set[str], set[str]]:
+    """Reading ids in the hub's store, and those the hospital acknowledged: read after the
+    daemon stopped, through the store as the configuration opens it."""
+    with open_store(load(config_path)) as store:
+        return store.reading_ids(), store.reading_ids(acknowledged=True)
+
+
 def promise(
     measured: Iterable[str],
+    stored_ids: Iterable[str],
     acked_ids: Iterable[str],
-    stored: int,
     flash: Mapping[str, Flash],
     receiver_db: Path,
 ) -> dict[str, Any]:
@@ -69,7 +79,7 @@ def promise(
     acked = set(acked_ids)
     return {
         "measured": len(measured_ids),
-        "stored": stored,
+        "stored": len(measured_ids & set(stored_ids)),
         "delivered": len(measured_ids & received),
         "acked": len(acked & measured_ids),
         "lost": len(measured_ids - received),

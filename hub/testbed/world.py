@@ -1,6 +1,6 @@
-"""The demo's surroundings: a throw-away PKI, a local Mosquitto with TLS and an ACL, the
-hospital's receiver as its own process, and the hub's configuration — all under one working
-directory, every process stopped by its own pid."""
+"""The hub's surroundings for the demo, the benchmarks and the tests: a throw-away PKI, a local
+Mosquitto with TLS and an ACL, the hospital's receiver as its own process, and the hub's
+configuration — all under one working directory, every process stopped by its own pid."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from hub.broker import MOSQUITTO, Broker
-from hub.demo.devices import DEVICES
-from hub.pki import Pki, make_pki, pki_paths
+from hub.testbed.broker import MOSQUITTO, Broker
+from hub.testbed.patient import DEVICES
+from hub.testbed.pki import Pki, make_pki, pki_paths
 from hub.uplink.setup import SIGNING_KEY_NAME
 
 HUB_ID = "demo-hub"

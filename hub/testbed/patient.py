@@ -1,5 +1,6 @@
-"""The demo's simulated patient: a cuff, a scale, a pulse oximeter and a heart-rate band on
-the Bumble virtual air, with a scripted deterioration that turns red.
+"""The simulated patient of the demo, the benchmarks and the tests: a cuff, a scale, a pulse
+oximeter and a heart-rate band on the Bumble virtual air, with a scripted deterioration that
+turns red.
 
 The cuff and the scale keep every record in a small "flash" file (what a real device keeps in
 its memory) and offer them again on every connection through the Record Access Control Point,

@@ -1,5 +1,6 @@
-"""The hub side of the demo in one process: the real daemon on the Bumble backend, and the
-simulated patient on the same virtual air."""
+"""The hub side in one process: the real daemon on the Bumble backend, and the simulated
+patient on the same virtual air; the harness counts the daemon's intake through the observer
+it plugs in."""
 
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from typing import Any
 from hub.ble.session import SessionOptions
 from hub.daemon import Daemon, Hooks, load_config
 from hub.daemon.passkeys import Passkeys
-from hub.demo.devices import CUFF, SCALE, Patient, Script
 from hub.sim.air import VirtualAir
 from hub.sim.backend import bleak_backend, hub_adapter
+from hub.testbed.intake import RECORD_KINDS, IntakeCounter
+from hub.testbed.patient import Patient, Script
 
 
 class DemoHub:
@@ -32,6 +34,7 @@ class DemoHub:
         self.flash_dir = flash_dir
         self.script = script or Script()
         self.hooks = hooks
+        self.intake = IntakeCounter()
         self.patient: Patient | None = None
         self.daemon: Daemon | None = None
         self._task: asyncio.Task[int] | None = None
@@ -51,8 +54,9 @@ class DemoHub:
             backoff_base_s=0.2,
             signals=False,
         )
-        hooks = dataclasses.replace(hooks, **self.hooks)
+        hooks = dataclasses.replace(hooks, **_observed(self.intake), **self.hooks)
         self.daemon = Daemon(self.config_path, cfg, rules, hooks)
+        _observe_legacy(self.daemon, self.intake)
         self._task = asyncio.create_task(self.daemon.run())
         ready = asyncio.create_task(self.daemon.ready.wait())
         await asyncio.wait({ready, self._task}, return_when=asyncio.FIRST_COMPLETED)
@@ -72,25 +76,31 @@ class DemoHub:
         if self.patient is not None:
             await self.patient.stop()
 
+    async def queue_depth(self) -> int:
+        assert self.daemon is not None
+        return int((await self.daemon.status())["queue_depth"])
+
     async def drain(self, timeout_s: float = 60.0) -> bool:
         """Stop measuring, let the hub fetch what the devices hold, stop the devices, and wait
         until the hospital acknowledged every stored reading. False if not within the time."""
         assert self.patient is not None and self.daemon is not None
-        patient, daemon = self.patient, self.daemon
+        patient, intake = self.patient, self.intake
         await patient.stop_measuring()
         deadline = time.monotonic() + timeout_s
 
         def fetched() -> bool:
             streams_sent = patient.oximeter.pending == 0 and patient.band.pending == 0
             return streams_sent and all(
-                len(daemon.spot_ids[a]) >= len(patient.flash[a].records) for a in (CUFF, SCALE)
+                len(intake.records[a]) >= len(patient.flash[a].records) for a in RECORD_KINDS
             )
 
         ok = await until(fetched, deadline)
-        await daemon.quiesce()
-        store = daemon.store
-        assert store is not None
-        return await until(lambda: store.queue_depth() == 0, deadline) and ok
+        await self.daemon.quiesce()
+        while await self.queue_depth() != 0:
+            if time.monotonic() > deadline:
+                return False
+            await asyncio.sleep(0.1)
+        return ok
 
 
 async def until(check: Callable[[], bool], deadline: float) -> bool:
@@ -99,3 +109,25 @@ async def until(check: Callable[[], bool], deadline: float) -> bool:
             return False
         await asyncio.sleep(0.1)
     return True
+
+
+def _observed(intake: IntakeCounter) -> dict[str, IntakeCounter]:
+    """`observer=intake` for a daemon that offers `Hooks.observer`."""
+    fields = {f.name for f in dataclasses.fields(Hooks)}
+    return {"observer": intake} if "observer" in fields else {}
+
+
+def _observe_legacy(daemon: Daemon, intake: IntakeCounter) -> None:
+    """Until the daemon offers `Hooks.observer` (issue 10): the counter sees what the old
+    daemon submits to its store, and shares its records-fetched sets. Goes with it."""
+    if _observed(intake):
+        return
+    legacy: Any = daemon
+    submit = legacy._submit
+
+    def taken_then_submitted(outcome: Any) -> None:
+        intake.taken(outcome.readings)
+        submit(outcome)
+
+    legacy._submit = taken_then_submitted
+    intake.records = legacy.spot_ids
