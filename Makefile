@@ -1,5 +1,6 @@
 # The two set-up commands of the README live here. Both install what is missing first
-# (system packages with sudo when not root, then a virtual environment in .venv).
+# (system packages with sudo when not root, then a virtual environment in .venv with every
+# extra: dev for the tests, demo for `hub demo`, bench for `hub bench`).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -33,5 +34,5 @@ venv: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev,demo,bench]'  # the tests, hub demo, hub bench
 	touch $@

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hub import __version__, bench
+from hub.extras import MissingExtra
 
 if TYPE_CHECKING:
     from hub.config import Config
@@ -191,7 +192,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except UsageError as exc:
+    except (UsageError, MissingExtra) as exc:
         print(f"hub {args.command}: {exc}", file=sys.stderr)
         return 2
 

@@ -2,7 +2,8 @@
 
 Absolute times on a shared machine mean little; a ratio to something measured alongside holds.
 Each benchmark module exposes `run() -> BenchResult`; `BENCHES` maps names to modules so that
-only the requested benchmark's imports are paid for.
+only the requested benchmark's imports are paid for. The peers and the simulated devices come
+with the `bench` extra (`PEERS`); without it a benchmark is refused in one line, before import.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from hub import extras
+
 BENCHES: dict[str, str] = {
     "ble": "hub.bench.ble",
     "store": "hub.bench.store",
@@ -19,6 +22,13 @@ BENCHES: dict[str, str] = {
     "signal": "hub.bench.signal",
     "uplink": "hub.bench.uplink",
     "e2e": "hub.bench.e2e",
+}
+# What each benchmark imports beyond the runtime dependencies (the `bench` extra).
+PEERS: dict[str, tuple[str, ...]] = {
+    "ble": ("bumble",),
+    "decode": ("bumble",),
+    "signal": ("neurokit2", "heartpy"),
+    "e2e": ("bumble",),
 }
 
 
@@ -70,6 +80,8 @@ def names() -> list[str]:
 
 def run(name: str) -> BenchResult:
     """Run one benchmark, or all of them merged under prefixed names for `all`."""
+    for each in names() if name == "all" else [name]:
+        extras.require("bench", *PEERS.get(each, ()))
     if name != "all":
         return importlib.import_module(BENCHES[name]).run()
     merged = BenchResult("all")

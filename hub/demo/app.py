@@ -18,9 +18,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from hub.testbed.hub_side import DemoHub
-from hub.testbed.promise import hub_store_ids, promise
-from hub.testbed.world import DemoError, World, check_mosquitto
+from hub import extras
+
+extras.require("demo", "bumble")  # the simulated devices; before the harness imports them
+
+from hub.testbed.hub_side import DemoHub  # noqa: E402
+from hub.testbed.promise import hub_store_ids, promise  # noqa: E402
+from hub.testbed.world import DemoError, World, check_mosquitto  # noqa: E402
 
 __all__ = ["DemoError", "main"]
 
