@@ -2,7 +2,9 @@
 
 * `hub`: the real daemon on the Bumble backend with the simulated patient (as `hub demo`).
 * `peer`: the same patient and the same bleak device manager, each reading forwarded as one
-  QoS 1 paho message (a small JSON), nothing stored.
+  QoS 1 paho message (a small JSON), nothing stored. It loads the libraries the hub loads
+  besides paho and bleak (numpy, cryptography, sqlite3), so that the ratio of the two RSS
+  measures our own code, not the libraries.
 * `sims`: the simulated patient alone — the baseline subtracted from both, because the
   simulated devices share the process with what is measured. Each role imports only what it
   uses, so the baseline holds none of the daemon's or the forwarder's modules.
@@ -87,7 +89,26 @@ async def hub_role(work: Path) -> dict[str, Any]:
         }
 
 
+def load_same_libs() -> int:
+    """Load (and touch once) numpy, cryptography and sqlite3 as the hub does; the KiB of RSS
+    that cost."""
+    before = rss_kib()
+    import sqlite3
+
+    import numpy
+    from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+    sqlite3.connect(":memory:").close()
+    numpy.zeros(1).sum()
+    AESGCM(AESGCM.generate_key(bit_length=256))
+    ed25519.Ed25519PrivateKey.generate()
+    x25519.X25519PrivateKey.generate()
+    return rss_kib() - before
+
+
 async def peer_role(work: Path) -> dict[str, Any]:
+    libs_kib = load_same_libs()
     import paho.mqtt.client as mqtt
     from paho.mqtt.enums import CallbackAPIVersion
 
@@ -135,7 +156,7 @@ async def peer_role(work: Path) -> dict[str, Any]:
             await asyncio.sleep(MEASURE_S)
             figures = await idle_figures(patient)
             task.cancel()
-        return {"ready": ready, "made": made_times(patient), **figures}
+        return {"ready": ready, "made": made_times(patient), "libs_kib": libs_kib, **figures}
     finally:
         await patient.stop()
         client.loop_stop()
