@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -13,7 +14,7 @@ from typing import Any
 
 from hub.ids import ReadingIds
 from hub.model import Code, Kind, Observation, Reading
-from hub.store import KeySource, Store
+from hub.store import KeySource, Store, StoreOptions
 
 T0 = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
 CUFF = "C0:11:22:33:44:55"
@@ -57,9 +58,16 @@ def readings(n: int, kind: Kind = Kind.BLOOD_PRESSURE, **kw: Any) -> list[Readin
 
 
 def open_store(directory: Path, **kw: Any) -> Store:
+    """A store in `directory`: `StoreOptions` fields and `Store.open`'s keywords, plenty of
+    free space unless told otherwise."""
+    options = {name: kw.pop(name) for name in list(kw) if name in _OPTION_NAMES}
     kw.setdefault("free_bytes", lambda _path: PLENTY)
-    kw.setdefault("flush_ms", 60_000)
-    return Store.open(directory / "hub.db", KeySource(directory / "data.key"), **kw)
+    return Store.open(
+        directory / "hub.db", KeySource(directory / "data.key"), StoreOptions(**options), **kw
+    )
+
+
+_OPTION_NAMES = {f.name for f in dataclasses.fields(StoreOptions)}
 
 
 WRITER = Path(__file__).with_name("store_writer.py")

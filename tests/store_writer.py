@@ -11,11 +11,11 @@ from pathlib import Path
 
 from hub.ids import ReadingIds
 from hub.model import Code, Kind, Observation, Reading
-from hub.store import KeySource, Store
+from hub.store import KeySource, Store, StoreOptions
 
 
 def main(db: str, key: str) -> None:
-    store = Store.open(Path(db), KeySource(Path(key)), flush_ms=60_000, disk_floor_mb=0)
+    store = Store.open(Path(db), KeySource(Path(key)), StoreOptions(disk_floor_mb=0))
     ids = ReadingIds()
     n = 0
     while True:

@@ -5,10 +5,9 @@ from pathlib import Path
 
 import pytest
 from store_support import BAND, CUFF, T0, open_store, reading, readings
-from waiting import wait_for
 
 from hub.model import DeviceInfo, Event, EventKind, Kind, Level
-from hub.store import Store, StoreError
+from hub.store import Purged, Store, StoreError
 
 
 def committed_rows(path: Path) -> int:
@@ -33,8 +32,9 @@ def test_states_new_sent_acknowledged_purged(tmp_path: Path) -> None:
         assert store.acknowledge("no-such-batch") == 0
         assert store.queue_depth() == 2
         now = T0 + timedelta(days=1)
-        assert store.purge(now) == 0  # acknowledged moments ago: kept for the retention
-        assert store.purge(now + timedelta(days=400)) == 3
+        # received a day ago: kept for the retention
+        assert store.purge_expired(now) == Purged(0, 0, more=False)
+        assert store.purge_expired(now + timedelta(days=400)) == Purged(3, 0, more=False)
         assert [r.id for r in store.readings().items] == [r.id for r in batch_in[3:]]
 
 
@@ -80,7 +80,7 @@ def test_sequence_numbers_keep_rising_across_purges_and_reopening(tmp_path: Path
             assert batch is not None
             seqs.append(batch.sequence)
             store.acknowledge(batch.id)
-            store.purge(T0 + timedelta(days=3650))
+            store.purge_expired(T0 + timedelta(days=3650))
     assert seqs == sorted(set(seqs)) and len(seqs) == 3
 
 
@@ -98,13 +98,6 @@ def test_group_commit_at_flush_max(tmp_path: Path) -> None:
         assert committed_rows(store.path) == 0
         store.add(readings(1))
         assert committed_rows(store.path) == 10
-
-
-def test_buffered_readings_are_committed_by_the_timer_without_a_call(tmp_path: Path) -> None:
-    with open_store(tmp_path, flush_ms=50) as store:
-        store.add(readings(3))
-        wait_for(lambda: committed_rows(store.path) == 3, "the flusher thread")
-        assert store.status().buffered == 0
 
 
 def test_nothing_unacknowledged_is_ever_purged(tmp_path: Path) -> None:
@@ -128,8 +121,10 @@ def test_nothing_unacknowledged_is_ever_purged(tmp_path: Path) -> None:
                         store.acknowledge(batch.id)
                         acked |= {r.id for r in batch.readings}
             else:
-                store.purge(clock[0])
-        store.purge(clock[0] + timedelta(days=3650))
+                while store.purge_expired(clock[0], batch_rows=2).more:
+                    pass
+        while store.purge_expired(clock[0] + timedelta(days=3650), batch_rows=3).more:
+            pass
         left = {r.id for r in store.readings().items} | set(store.flush())
         assert left == all_ids - acked
         assert store.queue_depth() == len(all_ids - acked)

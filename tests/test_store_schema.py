@@ -10,8 +10,9 @@ from hub.model import EventKind, Kind, Reading
 from hub.store import KeySource
 from hub.store.codec import encode_reading
 from hub.store.crypto import Sealer, associated_data
+from hub.store.disk import disk_class
 from hub.store.schema import LATEST, NEW, migrate, version
-from hub.store.store import register_keys
+from hub.store.sealing import register_keys
 
 
 def old_database(tmp_path: Path, at: int, rows: list[Reading]) -> None:
@@ -31,6 +32,8 @@ def old_database(tmp_path: Path, at: int, rows: list[Reading]) -> None:
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
             (key, r.device, str(r.kind), 0, NEW, ring.active, payload),
         )
+        if at >= 3:  # written by a version 3 store, which classified rows as it wrote them
+            conn.execute("UPDATE readings SET disk_class = ? WHERE id = ?", (disk_class(r), key))
     conn.close()
 
 

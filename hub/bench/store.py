@@ -28,7 +28,7 @@ import sqlite_utils
 from hub.bench import BenchResult, Target
 from hub.ids import uuid7_from
 from hub.model import Code, Kind, Observation, Reading
-from hub.store import KeySource, Store
+from hub.store import KeySource, Store, StoreOptions
 from hub.store.codec import encode_reading
 from hub.store.database import connect
 from hub.store.disk import disk_class
@@ -40,6 +40,7 @@ GROUP = 500
 _CUFF = "C0:11:22:33:44:55"
 _OXIMETER = "C0:11:22:33:44:56"
 _BAND = "C0:11:22:33:44:57"
+_NO_FLOOR = StoreOptions(disk_floor_mb=0)
 
 
 def realistic_readings(n: int, start: datetime) -> list[Reading]:
@@ -119,8 +120,8 @@ def _timed(work: Callable[[], None]) -> float:
 
 def _encrypted_rate(directory: Path, readings: list[Reading], run: int) -> float:
     path = directory / f"enc-{run}.db"
-    # flush_ms large: groups are cut by size here, as on a busy hub; the floor is off.
-    store = Store.open(path, KeySource(directory / "data.key"), flush_ms=60_000, disk_floor_mb=0)
+    # Groups are cut by size here (flush_max), as on a busy hub; the floor is off.
+    store = Store.open(path, KeySource(directory / "data.key"), _NO_FLOOR)
     try:
 
         def work() -> None:
@@ -175,12 +176,12 @@ def _ceiling_rates(directory: Path, readings: list[Reading], run: int) -> tuple[
 def _bytes_written(directory: Path, readings: list[Reading]) -> tuple[float, float, float]:
     """(WAL bytes, database growth, total) per reading for the encrypted, grouped path."""
     path = directory / "wear.db"
-    Store.open(path, KeySource(directory / "data.key"), disk_floor_mb=0).close()
+    Store.open(path, KeySource(directory / "data.key"), _NO_FLOOR).close()
     base_size = path.stat().st_size
     pin = sqlite3.connect(path, isolation_level=None)
     pin.execute("BEGIN")
     pin.execute("SELECT count(*) FROM readings").fetchone()  # holds the starting snapshot
-    store = Store.open(path, KeySource(directory / "data.key"), flush_ms=60_000, disk_floor_mb=0)
+    store = Store.open(path, KeySource(directory / "data.key"), _NO_FLOOR)
     try:
         for i in range(0, len(readings), 25):
             store.add(readings[i : i + 25])

@@ -1,11 +1,7 @@
 """Encrypted offline store: SQLite outbox of readings, devices, events and config history,
 every payload sealed with AES-256-GCM, surviving power cuts and full disks."""
 
-from hub.store.codec import CodecError
-from hub.store.erase import Erased, erase
-from hub.store.keys import KeyFileError, KeyRing, KeySource, MissingKeyError, WrongKeyError
-from hub.store.owner import StoreOwner
-from hub.store.store import (
+from hub.store.api import (
     Batch,
     ConfigRecord,
     DeviceRecord,
@@ -13,12 +9,16 @@ from hub.store.store import (
     Purged,
     ReadResult,
     Rotation,
-    Store,
     StoreError,
     StoreFullError,
     StoreOptions,
     StoreStatus,
 )
+from hub.store.codec import CodecError
+from hub.store.erase import Erased, erase
+from hub.store.keys import KeyFileError, KeyRing, KeySource, MissingKeyError, WrongKeyError
+from hub.store.owner import StoreOwner
+from hub.store.store import Store
 
 __all__ = [
     "Batch",

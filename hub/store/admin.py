@@ -6,8 +6,10 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from hub.config import Config
+from hub.store.api import StoreOptions
 from hub.store.erase import erase
 from hub.store.keys import KeySource
+from hub.store.owner import StoreOwner
 from hub.store.store import Store
 
 
@@ -19,15 +21,27 @@ def key_source(config: Config, environ: Mapping[str, str] | None = None) -> KeyS
     return KeySource.resolve(key_file(config), environ)
 
 
-def open_store(config: Config, environ: Mapping[str, str] | None = None) -> Store:
-    """The store as configured (what the daemon opens)."""
-    return Store.open(
-        config.store_path,
-        key_source(config, environ),
-        flush_ms=config.store.flush_ms,
+def store_options(config: Config) -> StoreOptions:
+    return StoreOptions(
         flush_max=config.store.flush_max,
         disk_floor_mb=config.store.disk_floor_mb,
         retention_days=config.store.retention_days,
+        event_retention_days=config.store.event_retention_days,
+    )
+
+
+def open_store(config: Config, environ: Mapping[str, str] | None = None) -> Store:
+    """The store as configured, for use from one thread (operator tools)."""
+    return Store.open(config.store_path, key_source(config, environ), store_options(config))
+
+
+async def open_owner(config: Config, environ: Mapping[str, str] | None = None) -> StoreOwner:
+    """The store as configured, behind its owner thread (what the daemon opens)."""
+    return await StoreOwner.open(
+        config.store_path,
+        key_source(config, environ),
+        store_options(config),
+        flush_ms=config.store.flush_ms,
     )
 
 

@@ -1,9 +1,10 @@
 """Full-disk policy: what may be shed when free space runs low.
 
-Raw streams (continuous SpO2 and heart rate with RR intervals, intermediate cuff pressure and
-temperature, anything carrying waveform samples) are the bulk of the bytes and are summarised
-elsewhere; spot measurements and summaries are what the clinician reads. So raw streams are the
-first thing the hub stops keeping. Nothing unacknowledged is ever deleted by this policy.
+Raw streams (stream-minute sample blocks, continuous SpO2 and heart rate with RR intervals,
+intermediate cuff pressure and temperature, anything carrying waveform samples) are the bulk of
+the bytes and are summarised elsewhere; spot measurements and summaries are what the clinician
+reads. So raw streams are the first thing the hub stops keeping. Nothing unacknowledged is
+ever deleted by this policy.
 """
 
 from __future__ import annotations
@@ -15,7 +16,13 @@ from pathlib import Path
 from hub.model import Kind, Reading
 
 RAW_KINDS: frozenset[Kind] = frozenset(
-    {Kind.SPO2_CONTINUOUS, Kind.HEART_RATE, Kind.CUFF_PRESSURE, Kind.INTERMEDIATE_TEMPERATURE}
+    {
+        Kind.SPO2_CONTINUOUS,
+        Kind.HEART_RATE,
+        Kind.CUFF_PRESSURE,
+        Kind.INTERMEDIATE_TEMPERATURE,
+        Kind.STREAM_BLOCK,
+    }
 )
 WAVEFORM_DETAIL = "samples"
 
@@ -27,7 +34,11 @@ class DiskClass(enum.IntEnum):
 
 def disk_class(reading: Reading) -> DiskClass:
     """Pure classification of a reading for the full-disk policy."""
-    if reading.kind in RAW_KINDS or WAVEFORM_DETAIL in reading.details:
+    if (
+        reading.kind in RAW_KINDS
+        or reading.samples is not None
+        or WAVEFORM_DETAIL in reading.details
+    ):
         return DiskClass.RAW
     return DiskClass.KEPT
 

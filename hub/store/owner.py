@@ -26,17 +26,17 @@ from pathlib import Path
 from typing import TypeVar, TypeVarTuple
 
 from hub.model import DeviceInfo, Event, Kind, Reading
-from hub.store.keys import KeySource
-from hub.store.store import (
+from hub.store.api import (
     Batch,
     ConfigRecord,
     DeviceRecord,
     Purged,
     ReadResult,
-    Store,
     StoreOptions,
     StoreStatus,
 )
+from hub.store.keys import KeySource
+from hub.store.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -166,8 +166,8 @@ class StoreOwner:
     async def readings(self, ids: Iterable[str] | None = None) -> ReadResult[Reading]:
         return await self._run(self._store.readings, None if ids is None else list(ids))
 
-    async def events(self) -> ReadResult[Event]:
-        return await self._run(self._store.events)
+    async def events(self, since: datetime | None = None) -> ReadResult[Event]:
+        return await self._run(self._store.events, since)
 
     async def devices(self) -> ReadResult[DeviceRecord]:
         return await self._run(self._store.devices)

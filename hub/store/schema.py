@@ -89,7 +89,30 @@ def _v3(db: sqlite_utils.Database) -> None:
     db.execute(f"UPDATE readings SET disk_class = {int(DiskClass.RAW)} WHERE kind IN ({kinds})")
 
 
-MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_v1, _v2, _v3)
+def _v4(db: sqlite_utils.Database) -> None:
+    """Indexes for a store that runs for years, and the retention log.
+
+    `readings_sent` and `readings_unreadable` hold only sent and only unreadable rows, so the
+    state counts at open (with v1's `readings_new`) are index-only and proportional to what is
+    waiting, never to the table; `readings_sent` also finds a batch's rows for re-sending and
+    acknowledging. `readings_expiry` holds only acknowledged rows by receive time: retention
+    deletes the oldest of them in bounded steps without walking the table. `purge_log` keeps
+    the last purge run (one row)."""
+    db.execute(f"CREATE INDEX readings_sent ON readings(batch_seq) WHERE state = {SENT}")
+    db.execute(f"CREATE INDEX readings_unreadable ON readings(state) WHERE state = {UNREADABLE}")
+    db.execute(f"CREATE INDEX readings_expiry ON readings(received_ms) WHERE state = {ACKED}")
+    db.execute(
+        """CREATE TABLE purge_log (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            at_ms INTEGER NOT NULL,
+            readings INTEGER NOT NULL,
+            events INTEGER NOT NULL,
+            finished INTEGER NOT NULL
+        )"""
+    )
+
+
+MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_v1, _v2, _v3, _v4)
 LATEST = len(MIGRATIONS)
 
 
