@@ -31,14 +31,14 @@ def write_private_key(
     key: ed25519.Ed25519PrivateKey | x25519.X25519PrivateKey | ec.EllipticCurvePrivateKey,
 ) -> None:
     """PKCS#8 PEM, readable by the owner only."""
-    data = key.private_bytes(_PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    data = private_pem(key)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as out:
         out.write(data)
 
 
 def write_public_key(path: Path, key: ed25519.Ed25519PublicKey | x25519.X25519PublicKey) -> None:
-    path.write_bytes(key.public_bytes(_PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    path.write_bytes(public_pem(key))
 
 
 def _load_key(path: Path, kind: type[_Key], what: str) -> _Key:
@@ -76,3 +76,37 @@ def load_x25519_public(path: Path) -> x25519.X25519PublicKey:
 def load_enrollment(directory: Path) -> dict[str, ed25519.Ed25519PublicKey]:
     """Each enrolled hub's signing key, from `<hub id>.pub` files."""
     return {p.stem: load_ed25519_public(p) for p in sorted(directory.glob("*.pub"))}
+
+
+def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
+    """Replace `path` with `data` so that a crash leaves the old file or the new one, never
+    half of either: a temporary file in the same directory, fsynced, renamed, directory
+    fsynced. `mode` applies from creation (0o600 for secrets)."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make renames in `directory` durable."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def private_pem(
+    key: ed25519.Ed25519PrivateKey | x25519.X25519PrivateKey | ec.EllipticCurvePrivateKey,
+) -> bytes:
+    """PKCS#8 PEM, unencrypted: the file's 0600 mode and the service user protect it."""
+    return key.private_bytes(_PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+
+
+def public_pem(key: ed25519.Ed25519PublicKey | x25519.X25519PublicKey) -> bytes:
+    return key.public_bytes(_PEM, serialization.PublicFormat.SubjectPublicKeyInfo)

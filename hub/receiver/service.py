@@ -29,8 +29,9 @@ from paho.mqtt.properties import Properties
 
 from hub.receiver.bundle import bundle_keys
 from hub.receiver.db import IncomingBatch, ReceiverDb
+from hub.receiver.enrolled import EnrollmentDir
 from hub.wire import topics
-from hub.wire.envelope import EnvelopeError, header_batch, key_id, open_envelope
+from hub.wire.envelope import EnvelopeError, Refusal, header_batch, key_id, open_envelope
 from hub.wire.messages import Ack, DownlinkConfig, sign_message
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ class Ingest:
     ) -> None:
         self.db = db
         self.hub_keys = dict(hub_keys)
+        self.revoked: frozenset[str] = frozenset()
         self.recipients = {key_id(k.public_key()): k for k in encryption_keys}
         self.refused: Counter[str] = Counter()
         self.stored = 0
@@ -75,6 +77,8 @@ class Ingest:
             if hub is None:
                 continue
             try:
+                if hub in self.revoked:
+                    raise EnvelopeError(Refusal.REVOKED_HUB, f"{hub} was revoked by the hospital")
                 good.append(self._open(hub, payload))
                 acks.append(None)
             except EnvelopeError as exc:
@@ -92,6 +96,11 @@ class Ingest:
                 ack = Ack(out.batch.hub, out.batch.id, True, out.stored, out.duplicates)
             result.append(ack)
         return result
+
+    def update_enrollment(self, enrolled: EnrollmentDir) -> None:
+        """Take the hubs enrolled and revoked since (`hub hospital enroll`, `revoke`)."""
+        self.hub_keys = dict(enrolled.keys)
+        self.revoked = enrolled.revoked
 
     def _open(self, hub: str, payload: bytes) -> IncomingBatch:
         opened = open_envelope(
@@ -118,8 +127,10 @@ class Receiver:
         ingest: Ingest,
         signing_key: Ed25519PrivateKey,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        enrolled: EnrollmentDir | None = None,
     ) -> None:
         self.settings = settings
+        self.enrolled = enrolled  # re-read before each group when given
         self.ingest = ingest
         self.signing_key = signing_key
         self.clock = clock
@@ -203,6 +214,8 @@ class Receiver:
                     self.inbox.put(None)
                     break
                 group.append(more)
+            if self.enrolled is not None and self.enrolled.refresh():
+                self.ingest.update_enrollment(self.enrolled)
             try:
                 acks = self.ingest.handle(group, self.clock())
             except sqlite3.Error as exc:

@@ -52,6 +52,7 @@ class Refusal(enum.StrEnum):
     UNSUPPORTED_VERSION = "unsupported-version"
     OTHER_HUB = "replayed-from-another-hub"
     UNKNOWN_HUB = "unknown-hub"
+    REVOKED_HUB = "revoked-hub"  # the hospital revoked this hub (lost or stolen)
     UNKNOWN_SIGNING_KEY = "unknown-signing-key"
     BAD_SIGNATURE = "bad-signature"
     UNKNOWN_RECIPIENT_KEY = "unknown-recipient-key"
