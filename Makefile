@@ -7,9 +7,11 @@ BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := python3-venv python3-dev mosquitto dbus systemd
 
-.PHONY: test demo lint system-deps venv
+FHIR_VALIDATOR := tests/fhir_validator
 
-test: system-deps venv lint
+.PHONY: test demo lint system-deps venv fhir-validator
+
+test: system-deps venv lint fhir-validator
 	$(BIN)/pytest -n 2
 
 # The embedded default: virtual devices → hub → local Mosquitto → receiver, until Ctrl-C.
@@ -24,12 +26,19 @@ lint: venv
 system-deps:
 	@missing=""; \
 	for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing nodejs npm"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing system packages:$$missing"; \
 	  $(SUDO) apt-get update && $(SUDO) apt-get install -y $$missing; \
 	fi
 
 venv: $(VENV)/.installed
+
+# The independent FHIR validator the tests run (Node packages pinned by package-lock.json).
+fhir-validator: $(FHIR_VALIDATOR)/node_modules/.package-lock.json
+
+$(FHIR_VALIDATOR)/node_modules/.package-lock.json: $(FHIR_VALIDATOR)/package-lock.json
+	cd $(FHIR_VALIDATOR) && npm ci --no-audit --no-fund
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

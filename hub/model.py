@@ -214,6 +214,7 @@ class DeviceInfo:
     firmware: str = ""
     software: str = ""
     battery: int | None = None  # percent
+    system_id: str = ""  # EUI-64 from the Bluetooth System ID (0x2A23) as hex, when read
 
 
 class EventKind(enum.StrEnum):

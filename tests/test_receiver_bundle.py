@@ -6,13 +6,14 @@ import json
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from mqtt_support import T0, readings
+from fhir_support import T0, every_kind
 
 from hub.receiver.bundle import _checked_keys, _well_formed_keys, bundle_keys
 from hub.wire.envelope import EnvelopeError
 from hub.wire.fhir import bundle_json
 
-GOOD = bundle_json("b-1", "hub-a", "p", readings(3), T0).encode()
+KINDS = list(every_kind().values())  # SampledData, summaries, PHD devices, status bits...
+GOOD = bundle_json("b-1", "hub-a", "p", KINDS[:3], T0).encode()
 
 
 def _outcome(payload: bytes, hub: str = "hub-a", batch: str = "b-1", count: int = 3) -> object:
@@ -33,7 +34,17 @@ def test_a_good_bundle_takes_the_fast_path_with_the_same_keys() -> None:
     fast = _well_formed_keys(GOOD, "hub-a", "b-1", 3)
     assert fast is not None
     assert fast == _checked_keys(GOOD, "hub-a", "b-1", 3)
-    assert len(fast) == 6  # each reading: the blood-pressure panel and the pulse rate
+    # blood pressure: coincident timestamp, panel, status bits, pulse; cuff pressure; heart rate
+    assert len(fast) == 6
+    assert {key.split("/")[2] for key, _ in fast} == {
+        "67975", "85354-9", "8410608", "8867-4", "8357-6"
+    }  # fmt: skip
+
+
+def test_every_kind_of_reading_is_keyed_and_counted() -> None:
+    payload = bundle_json("b-9", "hub-a", "p", KINDS, T0).encode()
+    fast = _well_formed_keys(payload, "hub-a", "b-9", len(KINDS))
+    assert fast is not None and fast == _checked_keys(payload, "hub-a", "b-9", len(KINDS))
 
 
 def _edited(edit: object) -> bytes:

@@ -1,195 +1,287 @@
+"""The hub's FHIR against the rules the independent validator cannot load: the PHD IG 2.0
+profiles and the R4 vital-signs rules Medplum does not check (fixed UCUM codes, the BP panel's
+component slices). Each test is named after the rule it checks."""
+
+from __future__ import annotations
+
 import json
-from datetime import UTC, datetime, timedelta, timezone, tzinfo
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from fhir.resources.R4B.bundle import Bundle
-from mqtt_support import T0, readings
+from fhir_support import CUFF, HUB, INFO, OXIMETER, PATIENT, SERIAL, T0, bundle, every_kind
+from fhir_support import resources as of_type
 
-from hub.model import Code, DeviceInfo, Kind, Observation, Reading
+from hub.model import Code, Kind, Observation, Reading
 from hub.wire import fhir
+from hub.wire.phd_devices import (
+    BLUETOOTH_SYSTEM,
+    DEVICE_ID_TYPE,
+    EUI64_SYSTEM,
+    LOCAL_DEVICE_SYSTEM,
+)
 
-HUB = "hub-a"
-ID = "0192f0e8-7d2a-7000-8000-000000000001"
-
-
-def _bundle(batch: list[Reading], **kw: object) -> dict:
-    return json.loads(fhir.bundle_json("batch-1", HUB, "pseudo-42", batch, T0, **kw))
-
-
-def _resources(bundle: dict, kind: str) -> list[dict]:
-    return [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == kind]
-
-
-def _spo2(**kw: object) -> Reading:
-    base = {
-        "id": ID,
-        "device": "AA:BB:CC:DD:EE:FF",
-        "kind": Kind.SPO2_SPOT,
-        "device_time": None,
-        "received": T0,
-        "observations": (
-            Observation(Code.SPO2, 97.0, "%"),
-            Observation(Code.HEART_RATE, 64.0, "/min"),
-        ),
-    }
-    return Reading(**(base | kw))  # type: ignore[arg-type]
+KINDS = every_kind()
+BATCH = bundle(list(KINDS.values()))
+OBSERVATIONS = of_type(BATCH, "Observation")
+MDC = "urn:iso:std:iso:11073:10101"
+LOINC = "http://loinc.org"
 
 
-def test_blood_pressure_is_a_panel_with_components_and_a_separate_pulse() -> None:
-    bundle = _bundle(readings(1, start=1))
-    panel, pulse = _resources(bundle, "Observation")
-    assert panel["code"]["coding"][0]["code"] == "85354-9"
-    parts = {c["code"]["coding"][0]["code"]: c["valueQuantity"] for c in panel["component"]}
-    assert parts["8480-6"] == {
-        "value": 111.0,
-        "unit": "mm[Hg]",
-        "system": "http://unitsofmeasure.org",
-        "code": "mm[Hg]",
-    }
-    assert parts["8462-4"]["value"] == 71.0 and parts["8478-0"]["value"] == 90.0
-    assert pulse["code"]["coding"][0]["code"] == "8867-4"
-    assert pulse["valueQuantity"]["value"] == 56.0 and pulse["valueQuantity"]["unit"] == "/min"
+def _by_code(code: str) -> list[dict]:
+    return [o for o in OBSERVATIONS if any(c["code"] == code for c in o["code"]["coding"])]
+
+
+def _codes(concept: dict, system: str) -> list[str]:
+    return [c["code"] for c in concept["coding"] if c["system"] == system]
+
+
+def _measurements() -> list[dict]:
+    """Observations of readings (not coincident timestamps)."""
+    return [o for o in OBSERVATIONS if "67975" not in _codes(o["code"], MDC)]
+
+
+def test_vital_signs_oxygensat_carries_2708_6_beside_59408_5() -> None:
+    for obs in _by_code("59408-5"):
+        assert {"2708-6", "59408-5"} <= set(_codes(obs["code"], LOINC))
+
+
+def test_vital_signs_bodyheight_unit_is_cm() -> None:
+    (height,) = _by_code("8302-2")
+    assert height["valueQuantity"] == {
+        "value": 177.0, "unit": "cm", "system": "http://unitsofmeasure.org", "code": "cm"
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("code", "unit"),
+    [
+        ("8867-4", "/min"),
+        ("59408-5", "%"),
+        ("8310-5", "Cel"),
+        ("29463-7", "kg"),
+        ("39156-5", "kg/m2"),
+        ("9279-1", "/min"),
+    ],
+)
+def test_vital_signs_value_quantity_uses_the_profiles_ucum_code(code: str, unit: str) -> None:
+    for obs in _by_code(code):
+        if "valueQuantity" in obs:
+            assert obs["valueQuantity"]["system"] == "http://unitsofmeasure.org"
+            assert obs["valueQuantity"]["code"] == unit
+
+
+def test_vital_signs_bp_panel_component_slices() -> None:
+    (panel,) = _by_code("85354-9")
+    parts = {_codes(c["code"], LOINC)[0]: c for c in panel["component"]}
+    assert parts["8480-6"]["valueQuantity"]["value"] == 128.0
+    assert parts["8462-4"]["valueQuantity"]["value"] == 82.0
+    assert all(p["valueQuantity"]["code"] == "mm[Hg]" for p in parts.values())
     assert "valueQuantity" not in panel
 
 
-def test_identifier_device_subject_and_times() -> None:
-    r = readings(1, start=1)[0]
-    bundle = _bundle([r])
-    panel = _resources(bundle, "Observation")[0]
-    assert panel["identifier"] == [
-        {"system": fhir.READING_SYSTEM, "value": f"{HUB}/{r.id}/85354-9"}
-    ]
-    assert fhir.identifier(HUB, r.id, Code.BP_PANEL) == panel["identifier"][0]["value"]
-    entry = bundle["entry"][1]
-    assert entry["request"]["ifNoneExist"] == (
-        f"identifier={fhir.READING_SYSTEM}|{HUB}/{r.id}/85354-9"
-    )
-    assert panel["subject"] == {"identifier": {"system": fhir.PATIENT_SYSTEM, "value": "pseudo-42"}}
-    # the device clock (naive, set by the hub in UTC) is the effective time...
-    assert panel["effectiveDateTime"] == "2026-11-21T08:01:00+00:00"
-    ext = {e["url"]: e for e in panel["extension"]}
-    # ...and the hub's receive time and the clock-sync state are kept alongside
-    assert ext[fhir.EXT_RECEIVED]["valueDateTime"] == "2026-11-21T08:01:02+00:00"
-    assert ext[fhir.EXT_CLOCK]["valueCode"] == "synced"
-    (device,) = _resources(bundle, "Device")
-    assert panel["device"] == {"reference": bundle["entry"][0]["fullUrl"]}
-    assert device["identifier"][0]["value"] == "c0:11:22:33:44:55"
-
-
-def test_device_zone_for_naive_device_clocks() -> None:
-    oslo = timezone(timedelta(hours=1))
-    panel = _resources(_bundle(readings(1), device_tz=oslo), "Observation")[0]
-    assert panel["effectiveDateTime"] == "2026-11-21T08:00:00+01:00"
-
-
-@pytest.mark.parametrize(
-    "zone",
-    [
-        UTC,
-        timezone(timedelta(hours=-3)),
-        timezone(timedelta(hours=5, minutes=30, seconds=7, microseconds=9)),
-        ZoneInfo("Europe/Oslo"),  # not a fixed offset: summer and winter differ
-    ],
-    ids=str,
-)
-def test_naive_device_times_get_the_zone_offset_isoformat_would_give(zone: tzinfo) -> None:
-    winter = datetime(2026, 1, 10, 7, 30, 5, 120)
-    summer = datetime(2026, 7, 10, 7, 30, 5)
-    batch = [_spo2(device_time=when, id=f"{ID[:-1]}{i}") for i, when in enumerate((winter, summer))]
-    got = [
-        r["effectiveDateTime"] for r in _resources(_bundle(batch, device_tz=zone), "Observation")
-    ]
-    assert got == [when.replace(tzinfo=zone).isoformat() for when in (winter, summer) for _ in "ab"]
-
-
-def test_no_device_clock_uses_receive_time() -> None:
-    obs = _resources(_bundle([_spo2()]), "Observation")
-    assert [o["code"]["coding"][0]["code"] for o in obs] == ["59408-5", "8867-4"]
-    assert obs[0]["effectiveDateTime"] == T0.isoformat()
-    ext = {e["url"]: e for e in obs[0]["extension"]}
-    assert ext[fhir.EXT_CLOCK]["valueCode"] == "no-device-clock"
-    assert "interpretation" not in obs[0]
-
-
-@pytest.mark.parametrize(
-    ("level", "v3"), [("green", "N"), ("yellow", "A"), ("red", "AA"), ("purple", None)]
-)
-def test_triage_colour_is_an_interpretation(level: str, v3: str | None) -> None:
-    obs = _resources(_bundle([_spo2(details={"level": level})]), "Observation")[0]
-    if v3 is None:
-        assert "interpretation" not in obs
-        return
-    codings = obs["interpretation"][0]["coding"]
-    assert codings[0] == {"system": fhir.TRIAGE_SYSTEM, "code": level}
-    assert codings[1]["code"] == v3
-
-
-def test_special_values_become_data_absent_reason() -> None:
-    r = _spo2(
-        observations=(
-            Observation(Code.SPO2, None, "%", special="nan"),
-            Observation(Code.HEART_RATE, None, "/min", special="+inf"),
-            Observation(Code.BODY_TEMPERATURE, float("nan"), "Cel"),
+def test_vital_signs_category_and_other_categories() -> None:
+    def category(code: str) -> str:
+        obs = _by_code(code)[0]
+        return next(
+            c["coding"][0]["code"]
+            for c in obs["category"]
+            if c["coding"][0]["system"] == fhir.OBS_CATEGORY
         )
+
+    assert category("85354-9") == category("59408-5") == "vital-signs"
+    assert category("2339-0") == "laboratory"
+    assert category("61006-3") == "exam"
+
+
+def test_phd_mdc_code_beside_loinc_on_every_observation_and_component() -> None:
+    for obs in OBSERVATIONS:
+        assert len(_codes(obs["code"], MDC)) == 1, obs["code"]
+        for component in obs.get("component", []):
+            systems = {c["system"] for c in component["code"]["coding"]}
+            assert (
+                MDC in systems
+                or fhir.STATISTIC_SYSTEM in systems
+                or (fhir.ASN1_SYSTEM in systems or fhir.SUMMARY_SYSTEM in systems)
+            )
+    (panel,) = _by_code("85354-9")
+    assert [_codes(c["code"], MDC)[0] for c in panel["component"]] == ["150021", "150022", "150023"]
+
+
+def test_phd_pulse_rate_mdc_code_follows_the_measuring_device() -> None:
+    pulses = {_codes(o["code"], MDC)[0] for o in _by_code("8867-4")}
+    assert pulses == {"149546", "149530", "147842"}  # cuff, oximeter, heart-rate sensor
+
+
+def test_phd_gateway_device_extension_on_every_observation() -> None:
+    (gateway,) = [e for e in BATCH["entry"] if "PhgDevice" in str(e["resource"].get("meta"))]
+    assert _codes(gateway["resource"]["type"], MDC) == ["531981"]
+    for obs in _measurements():
+        ext = [e for e in obs["extension"] if e["url"] == fhir.GATEWAY_EXT]
+        assert ext == [
+            {"url": fhir.GATEWAY_EXT, "valueReference": {"reference": gateway["fullUrl"]}}
+        ]
+
+
+def test_phd_device_system_id_type_and_specialization() -> None:
+    devices = {
+        d["identifier"][-1]["value"]: d
+        for d in of_type(BATCH, "Device")
+        if "PhdDevice" in d["meta"]["profile"][0]
+    }
+    cuff = devices[CUFF.lower()]
+    assert cuff["identifier"][0] == {
+        "type": {"coding": [{"system": DEVICE_ID_TYPE, "code": "SYSID"}]},
+        "system": EUI64_SYSTEM,
+        "value": "C0-11-22-FF-FE-33-44-55",  # from the Bluetooth address
+    }
+    assert cuff["identifier"][1]["type"]["coding"][0]["code"] == "BTMAC"
+    assert _codes(cuff["type"], MDC) == ["65573"]
+    assert _codes(cuff["specialization"][0]["systemType"], MDC) == ["528391"]
+    assert cuff["manufacturer"] == "Omron" and cuff["modelNumber"] == "M7"
+    assert cuff["serialNumber"] == "S1"
+    versions = {_codes(v["type"], MDC)[0]: v["value"] for v in cuff["version"]}
+    assert versions == {"531974": "1.0", "531975": "3.0", "531976": "2.1"}
+    oximeter = devices[OXIMETER.lower()]
+    assert oximeter["identifier"][0]["value"] == "00-11-22-33-44-55-66-77"  # its System ID
+
+
+def test_phd_device_lookup_uses_the_identifier_it_was_written_with() -> None:
+    for entry in BATCH["entry"]:
+        if entry["resource"]["resourceType"] != "Device":
+            continue
+        own = entry["resource"]["identifier"][-1]
+        assert entry["request"]["ifNoneExist"] == f"identifier={own['system']}|{own['value']}"
+    serial = next(
+        d for d in of_type(BATCH, "Device") if d["identifier"][-1]["system"] == LOCAL_DEVICE_SYSTEM
     )
-    obs = _resources(_bundle([r]), "Observation")
-    reasons = [o["dataAbsentReason"]["coding"][0]["code"] for o in obs]
-    assert reasons == ["not-a-number", "positive-infinity", "not-a-number"]
-    assert all("valueQuantity" not in o for o in obs)
+    assert serial["identifier"][-1]["value"] == f"{HUB}/{SERIAL}"
+    assert BLUETOOTH_SYSTEM not in json.dumps(serial)
 
 
-def test_flags_become_device_status_extensions() -> None:
-    r = _spo2(flags=frozenset({"b-flag", "a-flag"}))
-    obs = _resources(_bundle([r]), "Observation")[0]
-    status = [e["valueCode"] for e in obs["extension"] if e["url"] == fhir.EXT_STATUS]
-    assert status == ["a-flag", "b-flag"]
+def test_phd_coincident_timestamp_when_the_device_clock_is_off() -> None:
+    (panel,) = _by_code("85354-9")
+    # the cuff's clock ran 30 s behind the hub's: its 07:59:58 is the hub's 08:00:28
+    assert panel["effectiveDateTime"] == "2026-11-21T08:00:28+00:00"
+    (ref,) = [e for e in panel["extension"] if e["url"] == fhir.CTS_EXT]
+    cts = next(
+        e["resource"]
+        for e in BATCH["entry"]
+        if e.get("fullUrl") == ref["valueReference"]["reference"]
+    )
+    assert _codes(cts["code"], MDC) == ["67975"]
+    received = datetime.fromisoformat(cts["effectiveDateTime"])
+    assert datetime.fromisoformat(cts["valueDateTime"]) == received - timedelta(seconds=30)
+    assert cts["subject"] == panel["device"]  # the PHD, per PhdCoincidentTimeStampObservation
 
 
-def test_device_information_fills_the_device_resource() -> None:
-    info = DeviceInfo("C0:11:22:33:44:55", manufacturer="Omron", model="M7", serial="S1",
-                      firmware="2.1")  # fmt: skip
-    device = _resources(_bundle(readings(2), devices=lambda _a: info), "Device")
-    assert len(device) == 1  # one Device per device, however many readings
-    assert device[0]["manufacturer"] == "Omron" and device[0]["serialNumber"] == "S1"
-    assert device[0]["deviceName"] == [{"name": "M7", "type": "model-name"}]
-    assert device[0]["version"] == [{"type": {"text": "firmware"}, "value": "2.1"}]
+def test_phd_effective_is_the_device_time_or_the_reception_time() -> None:
+    (temp,) = [o for o in _by_code("8310-5") if o["status"] == "final"]
+    assert temp["effectiveDateTime"] == "2026-11-21T07:59:58+00:00"  # device clock, no offset
+    (rate,) = _by_code("9279-1")
+    assert rate["effectiveDateTime"] == T0.isoformat()  # no device clock: reception
 
 
-def test_device_identifier_is_btmac_for_ble_and_hub_scoped_for_serial() -> None:
-    ble, serial = _spo2(), _spo2(id=ID.replace("0001", "0002"), device="cms50d-1")
-    devices = _resources(_bundle([ble, serial]), "Device")
-    found = sorted((d["identifier"][0] for d in devices), key=lambda i: i["system"])
-    assert len(found) == 2
-    assert found[0]["system"] == fhir.BLUETOOTH_SYSTEM
-    assert found[0]["value"] == "aa:bb:cc:dd:ee:ff"
-    assert found[0]["type"]["coding"][0]["code"] == "BTMAC"
-    assert found[1] == {"system": fhir.LOCAL_DEVICE_SYSTEM, "value": f"{HUB}/cms50d-1"}
-
-
-def test_strings_are_escaped() -> None:
-    r = _spo2(details={"clock_sync": 'odd"value\\'}, flags=frozenset({"x\ny"}))
-    text = fhir.bundle_json("b", HUB, 'pa"tient', [r], T0)
-    obs = _resources(json.loads(text), "Observation")[0]
-    assert obs["subject"]["identifier"]["value"] == 'pa"tient'
-
-
-def test_batch_bundle_validates_as_fhir() -> None:
-    info = DeviceInfo("C0:11:22:33:44:55", manufacturer="Omron", model="M7", firmware="2.1")
-    batch = [*readings(30), _spo2(received=datetime(2026, 1, 1, tzinfo=UTC))]
-    bundle = Bundle.model_validate(_bundle(batch, devices=lambda _a: info))
-    assert bundle.type == "transaction"
-    assert len(bundle.entry) == 2 + 30 * 2 + 2
-
-
-def test_observation_keys_checks_ownership() -> None:
-    bundle = _bundle(readings(3))
-    keys = fhir.observation_keys(bundle, HUB)
-    assert [k for k, _ in keys] == [
-        o["identifier"][0]["value"] for o in _resources(bundle, "Observation")
+def test_phd_status_preliminary_for_intermediate_and_early_measurements() -> None:
+    (cuff,) = _by_code("150300")
+    assert cuff["status"] == "preliminary"
+    assert _codes(cuff["code"], LOINC) == []  # 8357-6 is "Blood pressure method"
+    assert not any("StructureDefinition/bp" in p for p in cuff["meta"]["profile"])
+    statuses = sorted(o["status"] for o in _by_code("8310-5"))
+    assert statuses == ["final", "preliminary"]
+    spot = _by_code("59408-5")[0]  # flagged early-estimated-data by the oximeter
+    assert spot["status"] == "preliminary"
+    assert spot["interpretation"] == [
+        {"coding": [{"system": fhir.MSMT_STATUS, "code": "early-indication"}]}
     ]
+    preliminary = [o for o in OBSERVATIONS if o["status"] == "preliminary"]
+    assert all("vitalsigns" not in str(o["meta"]) for o in preliminary)
+
+
+def test_phd_bits_enumeration_for_cuff_status() -> None:
+    (bits,) = _by_code("8410608")
+    assert "PhdBitsEnumerationObservation" in bits["meta"]["profile"][0]
+    set_bits = [c["code"]["coding"][0]["code"] for c in bits["component"]]
+    assert set_bits == ["8410608.0", "8410608.2"]  # body movement, irregular pulse
+    assert all(c["valueBoolean"] is True for c in bits["component"])
+
+
+def test_triage_colour_is_a_searchable_tag_not_an_interpretation() -> None:
+    (panel,) = _by_code("85354-9")
+    assert {"system": fhir.TRIAGE_SYSTEM, "code": "yellow"} in panel["meta"]["tag"]
+    assert "interpretation" not in panel
+    (glucose,) = _by_code("2339-0")
+    assert glucose["meta"]["tag"] == [{"system": fhir.TRIAGE_SYSTEM, "code": "red"}]
+
+
+def test_summary_has_effective_period_and_statistics() -> None:
+    summary = next(o for o in _by_code("59408-5") if "effectivePeriod" in o)
+    assert summary["effectivePeriod"] == {
+        "start": "2026-11-21T07:59:00+00:00", "end": "2026-11-21T08:00:00+00:00"
+    }  # fmt: skip
+    assert summary["valueQuantity"]["value"] == 96.5
+    parts = {c["code"]["coding"][0]["code"]: c["valueQuantity"] for c in summary["component"]}
+    assert parts["minimum"]["value"] == 95.0 and parts["maximum"]["value"] == 98.0
+    assert parts["valid-seconds"] == {
+        "value": 58, "unit": "s", "system": "http://unitsofmeasure.org", "code": "s"
+    }  # fmt: skip
+
+
+def test_rtsa_one_sampled_data_per_stream_minute_with_gaps_marked() -> None:
+    (block,) = [o for o in OBSERVATIONS if "valueSampledData" in o]
+    sampled = block["valueSampledData"]
+    assert sampled["data"] == "97 97 E 96 98 97"
+    assert sampled["period"] == 1000.0 and sampled["dimensions"] == 1 and sampled["factor"] == 1
+    assert sampled["origin"]["code"] == "%"
+    assert "PhdRtsaObservation" in block["meta"]["profile"][0]
+    assert block["effectivePeriod"]["end"] == "2026-11-21T07:59:06+00:00"  # 6 samples of 1 s
+
+
+def test_patient_is_a_resource_found_by_its_pseudonym() -> None:
+    (patient,) = of_type(BATCH, "Patient")
+    assert patient["identifier"] == [{"system": fhir.PATIENT_SYSTEM, "value": PATIENT}]
+    url = next(e["fullUrl"] for e in BATCH["entry"] if e["resource"] is patient)
+    assert all(o["subject"] == {"reference": url} for o in _measurements())
+
+
+def test_identifiers_are_the_receivers_keys() -> None:
+    keys = fhir.observation_keys(BATCH, HUB)
+    assert len(keys) == len(OBSERVATIONS)
+    assert len({k for k, _ in keys}) == len(keys)
     with pytest.raises(fhir.BundleError, match="not this hub's"):
-        fhir.observation_keys(bundle, "hub-b")
+        fhir.observation_keys(BATCH, "hub-b")
     for bad in ([], {"resourceType": "Patient"}, {"resourceType": "Bundle", "entry": [1]}):
         with pytest.raises(fhir.BundleError):
             fhir.observation_keys(bad, HUB)
+
+
+def test_special_values_become_data_absent_reason() -> None:
+    r = Reading("r-1", CUFF, Kind.SPO2_SPOT, None, T0, (
+        Observation(Code.SPO2, None, "%", special="nan"),
+        Observation(Code.HEART_RATE, None, "/min", special="+inf"),
+        Observation(Code.BODY_TEMPERATURE, float("nan"), "Cel"),
+    ))  # fmt: skip
+    obs = of_type(bundle([r]), "Observation")
+    assert [o["dataAbsentReason"]["coding"][0]["code"] for o in obs] == [
+        "not-a-number", "positive-infinity", "not-a-number"
+    ]  # fmt: skip
+
+
+def test_naive_device_times_take_the_device_zone() -> None:
+    oslo = timezone(timedelta(hours=1))
+    r = Reading("r-2", CUFF, Kind.TEMPERATURE, datetime(2026, 1, 10, 7, 30), T0,
+                (Observation(Code.BODY_TEMPERATURE, 37.0, "Cel"),))  # fmt: skip
+    text = fhir.bundle_json("b", HUB, PATIENT, [r], T0, INFO.get, device_tz=oslo)
+    assert of_type(json.loads(text), "Observation")[0]["effectiveDateTime"] == (
+        "2026-01-10T07:30:00+01:00"
+    )
+
+
+def test_strings_are_escaped() -> None:
+    text = fhir.bundle_json("b", HUB, 'pa"tient', [KINDS["temperature"]], T0)
+    assert of_type(json.loads(text), "Patient")[0]["identifier"][0]["value"] == 'pa"tient'
+
+
+def test_batch_bundle_validates_as_r4b() -> None:
+    assert Bundle.model_validate(BATCH).type == "transaction"
+    assert datetime.fromisoformat(BATCH["timestamp"]).tzinfo == UTC

@@ -103,7 +103,7 @@ class ReceiverDb:
         """A FHIR `collection` Bundle of every stored Observation and the Devices they use."""
         entries: list[dict[str, Any]] = []
         devices: set[str] = set()
-        for bundle, wanted in self._stored_entries():
+        for bundle, wanted in self.stored_entries():
             all_entries = bundle["entry"]
             for entry in all_entries:
                 url = entry.get("fullUrl")
@@ -113,7 +113,7 @@ class ReceiverDb:
             entries.extend({"resource": all_entries[i]["resource"]} for i in wanted)
         return {"resourceType": "Bundle", "type": "collection", "entry": entries}
 
-    def _stored_entries(self) -> Iterator[tuple[dict[str, Any], list[int]]]:
+    def stored_entries(self) -> Iterator[tuple[dict[str, Any], list[int]]]:
         rows = self.conn.execute(
             "SELECT b.bundle, group_concat(o.entry) FROM observations o "
             "JOIN batches b ON b.hub = o.hub AND b.id = o.batch "

@@ -1,119 +1,174 @@
-"""Readings as FHIR R4 Observations, the way the HL7 Personal Health Device guide maps a gateway.
+"""Readings as FHIR R4 Observations: the R4 vital-signs profiles and the HL7 Personal Health
+Device IG 2.0 (a gateway — the hub — forwarding what personal health devices measured).
 
-A batch is a `transaction` Bundle of conditional creates (`ifNoneExist` on the Observation
-identifier), so a FHIR server given the same batch twice stores it once — the same rule the
-receiver applies. Per reading:
+A batch is a `transaction` Bundle of conditional creates (`ifNoneExist` on the identifier), so
+a FHIR server given the same batch twice stores it once — the same rule the receiver applies.
+It holds the hub as a PhgDevice, each measuring device as a PhdDevice (`hub.wire.phd_devices`),
+the patient as a Patient carrying only the pseudonymous id (the hospital's register resolves
+it; `hub.receiver.register`), and per reading:
 
-* `identifier`: system `urn:dho:reading`, value `<hub>/<reading id>/<LOINC>`; one reading may
+* `identifier`: system `urn:dho:reading`, value `<hub>/<reading id>/<code>`; one reading may
   give several Observations (a blood-pressure reading gives the 85354-9 panel with systolic,
-  diastolic and mean as components, and a separate pulse-rate Observation).
-* `effectiveDateTime`: the device's clock when it sent one, else the hub's receive time; the
-  receive time and the clock-sync state are kept in extensions alongside.
-* `device`: a Device resource per device in the batch (Bluetooth address, manufacturer,
-  model, serial, firmware), referred to by its `urn:uuid` fullUrl.
-* `subject`: the pseudonymous patient id as a logical identifier reference.
-* `interpretation`: the triage colour, read from `reading.details["level"]` (a `hub.model.Level`
-  or its string), as the hub's triage code plus the matching HL7 v3 interpretation.
-* a missing value (`Observation.special`) becomes `dataAbsentReason`; `Reading.flags` become
-  `device-status` extensions.
+  diastolic and mean as components, a pulse-rate Observation and, when the cuff reported any,
+  its measurement-status bits).
+* `code`: LOINC and the MDC code beside it (`hub.wire.mdc`); SpO2 also carries 2708-6.
+* `effectiveDateTime`: the device's clock when it sent one, else the hub's receive time. When
+  the device layer measured the device clock's offset from the hub's (`details["clock_offset_s"]`,
+  device minus hub), the time is corrected onto the hub's timeline and a coincident-timestamp
+  Observation (device time and hub time at the same instant) is referenced, as the PHD IG does.
+* `effectivePeriod`: per-minute summaries (mean as the value, minimum, maximum and valid
+  seconds as components) and stream blocks (one `SampledData` per device stream per minute,
+  "E" where a second had no sample).
+* `status`: `final`, or `preliminary` for what is not a result yet: intermediate cuff
+  pressures and temperatures, and measurements the device marks early or ongoing.
+* measurement status flags become the PHD's `interpretation` codes (POCD measurement-status);
+  blood-pressure status bits a PhdBitsEnumerationObservation; flags without a PHD code a note.
+* triage colour: `meta.tag` (system `TRIAGE_SYSTEM`, searchable with `_tag`). The PHD IG
+  requires every `interpretation` to carry a measurement-status code, so the colour — a
+  workflow label from the hub's rules, not the device's judgement — is not put there.
 
-Clock-sync state comes from `reading.details["clock_sync"]` when the device layer knows it
-("synced" / "unsynced"), "no-device-clock" when the device sent no time, else "unknown".
-Dicts are built directly (no model library at run time): this runs once per reading.
+Dicts are not built per reading: this runs for every reading the hub ever sends, so the
+constant parts are JSON fragments made once at import and joined per reading.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import re
+import struct
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timezone, tzinfo
+from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
 
-from hub.model import CODES, Code, DeviceInfo, Kind, Level, Observation, Reading
+from hub.model import CODES, Code, DeviceInfo, Kind, Observation, Reading, SampleBlock
+from hub.wire import mdc
+from hub.wire.phd_devices import (
+    BLUETOOTH_SYSTEM,
+    LOCAL_DEVICE_SYSTEM,
+    device_entry,
+    device_url,
+    gateway_entry,
+)
+
+__all__ = ["BLUETOOTH_SYSTEM", "LOCAL_DEVICE_SYSTEM", "device_url"]
 
 READING_SYSTEM = "urn:dho:reading"
 BATCH_SYSTEM = "urn:dho:batch"
 PATIENT_SYSTEM = "urn:dho:patient"
-BLUETOOTH_SYSTEM = "http://hl7.org/fhir/sid/eui-48/bluetooth"
-LOCAL_DEVICE_SYSTEM = "urn:dho:device"  # devices without a Bluetooth address (USB serial)
-_MAC = re.compile(r"[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}")
-EXT = "http://dho.example.org/fhir/StructureDefinition/"
-EXT_RECEIVED = EXT + "hub-received-time"
-EXT_CLOCK = EXT + "clock-sync"
-EXT_STATUS = EXT + "device-status"
 TRIAGE_SYSTEM = "http://dho.example.org/fhir/CodeSystem/triage"
-V3_INTERPRETATION = "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation"
+GATEWAY_EXT = "http://hl7.org/fhir/StructureDefinition/observation-gatewayDevice"
+CTS_EXT = "http://hl7.org/fhir/uv/phd/StructureDefinition/CoincidentTimeStampReference"
+PHD = "http://hl7.org/fhir/uv/phd/StructureDefinition/"
+PHD_CATEGORY = "http://hl7.org/fhir/uv/phd/CodeSystem/PhdObservationCategories"
+OBS_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
+MSMT_STATUS = "http://hl7.org/fhir/uv/pocd/CodeSystem/measurement-status"
+ASN1_SYSTEM = "http://terminology.hl7.org/CodeSystem/ASN1ToHL7"
+STATISTIC_SYSTEM = "http://hl7.org/fhir/observation-statistics"
+SUMMARY_SYSTEM = "http://dho.example.org/fhir/CodeSystem/summary"
 ABSENT_SYSTEM = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
-DEVICE_ID_TYPE = "http://hl7.org/fhir/uv/phd/CodeSystem/ContinuaDeviceIdentifiers"
-_DEVICE_NS = uuid.UUID("5d1c8a52-6a0e-4f4e-9a3e-0c3f2b7d9e11")
+UCUM = "http://unitsofmeasure.org"
+_NS = uuid.UUID("0b6f4e0e-4a63-4d4e-8f3e-5b1f3c2a9d70")
 
-_CATEGORY_ITEMS = [
-    {
-        "coding": [
-            {
-                "system": "http://terminology.hl7.org/CodeSystem/observation-category",
-                "code": "vital-signs",
-            }
-        ]
-    }
-]
-_CATEGORY = json.dumps(_CATEGORY_ITEMS, separators=(",", ":"))
-_CODE = {
-    code: json.dumps(
-        {"coding": [{"system": "http://loinc.org", "code": code.value, "display": info.display}]},
-        separators=(",", ":"),
-    )
-    for code, info in CODES.items()
+# Device flags the PHD IG codes as measurement status (interpretation), and which of them
+# make the measurement preliminary.
+MEASUREMENT_STATUS = {
+    "measurement-ongoing": "msmt-ongoing",
+    "early-estimated-data": "early-indication",
+    "validated-data": "validated-data",
+    "data-for-demonstration": "demo-data",
+    "data-for-testing": "test-data",
+    "calibration-ongoing": "calibration-ongoing",
+    "measurement-unavailable": "not-available",
+    "questionable-measurement": "questionable",
+    "invalid-measurement": "invalid",
+    "measurement-unsuccessful": "invalid",
 }
-_LOINC = {code: code.value for code in Code}  # plain str: Enum.value is a slow descriptor
-_UNITS = {info.unit: json.dumps(info.unit) for info in CODES.values()}
-_CLOCK_EXTENSIONS = {
-    clock: f'{{"url":"{EXT_CLOCK}","valueCode":"{clock}"}}'
-    for clock in ("synced", "unsynced", "no-device-clock", "unknown")
+PRELIMINARY_STATUS = frozenset({"msmt-ongoing", "early-indication"})
+# Blood-pressure measurement status (MDC_BLOOD_PRESSURE_MEASUREMENT_STATUS) bit by flag name.
+BP_STATUS_CODE = 8410608
+BP_STATUS_BITS = {
+    "body-movement": (0, "body-movement"),
+    "cuff-too-loose": (1, "cuff-too-loose"),
+    "irregular-pulse": (2, "irregular-pulse"),
+    "pulse-above-range": (3, "pulse-over-range-limit"),
+    "pulse-below-range": (4, "pulse-under-range-limit"),
+    "improper-position": (5, "improper-body-position"),
 }
-_ABSENT = {
-    special: f'"dataAbsentReason":{{"coding":[{{"system":"{ABSENT_SYSTEM}","code":"{reason}"}}]}}'
-    for special, reason in {
-        "nan": "not-a-number",
-        "nres": "error",
-        "+inf": "positive-infinity",
-        "-inf": "negative-infinity",
-        "reserved": "unknown",
-    }.items()
-}
-_INTERPRETATION = {
-    level.value: ',"interpretation":'
-    + json.dumps(
-        [
-            {
-                "coding": [
-                    {"system": TRIAGE_SYSTEM, "code": level.value},
-                    {"system": V3_INTERPRETATION, "code": v3, "display": display},
-                ]
-            }
-        ],
-        separators=(",", ":"),
-    )
-    for level, v3, display in (
-        (Level.GREEN, "N", "Normal"),
-        (Level.YELLOW, "A", "Abnormal"),
-        (Level.RED, "AA", "Critical abnormal"),
-    )
-}
+# Flags about the time field, represented by the time handling itself.
+TIME_FLAGS = frozenset({"time-unknown", "device-clock-not-set"})
+PRELIMINARY_KINDS = frozenset({Kind.CUFF_PRESSURE, Kind.INTERMEDIATE_TEMPERATURE})
 _BP_COMPONENTS = (Code.SYSTOLIC, Code.DIASTOLIC, Code.MEAN_ARTERIAL)
+_ABSENT = {
+    "nan": "not-a-number",
+    "nres": "error",
+    "+inf": "positive-infinity",
+    "-inf": "negative-infinity",
+    "reserved": "unknown",
+}
 
 
-def device_url(hub: str, address: str) -> str:
-    """Stable fullUrl of a device's Device resource within any of this hub's Bundles."""
-    return f"urn:uuid:{uuid.uuid5(_DEVICE_NS, hub + '/' + address)}"
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _code_json(code: Code, kind: Kind) -> str:
+    info, term = CODES[code], mdc.mdc_for(code, kind)
+    codings = (
+        []
+        if code in mdc.MDC_ONLY
+        else [{"system": "http://loinc.org", "code": code.value, "display": info.display}]
+    )
+    extra = mdc.EXTRA_LOINC.get(code)
+    if extra is not None:
+        codings.append({"system": "http://loinc.org", "code": extra[0], "display": extra[1]})
+    codings.append({"system": mdc.MDC_SYSTEM, "code": str(term.code), "display": term.name})
+    return _dumps({"coding": codings})
+
+
+def _static(code: Code, kind: Kind) -> tuple[str, str, str]:
+    """(profiles, category, code) JSON fragments of an Observation of `code` from `kind`."""
+    if kind is Kind.STREAM_BLOCK:
+        phd = "PhdRtsaObservation"
+    elif code is Code.BP_PANEL:
+        phd = "PhdCompoundNumericObservation"
+    else:
+        phd = "PhdNumericObservation"
+    profiles = [PHD + phd]
+    vital = mdc.VITAL_SIGN_PROFILE.get(code)
+    if vital is not None and kind not in PRELIMINARY_KINDS and kind is not Kind.STREAM_BLOCK:
+        profiles.append(mdc.VITAL_SIGNS + vital)
+    category = [
+        {"coding": [{"system": OBS_CATEGORY, "code": mdc.category(code)}]},
+        {"coding": [{"system": PHD_CATEGORY, "code": "phd"}]},
+    ]
+    return _dumps(profiles), _dumps(category), _code_json(code, kind)
+
+
+_STATIC = {(code, kind): _static(code, kind) for code in Code for kind in Kind}
+_COMPONENT_CODE = {code: _code_json(code, Kind.BLOOD_PRESSURE) for code in _BP_COMPONENTS}
+_TAGS = {
+    level: f',"tag":[{{"system":"{TRIAGE_SYSTEM}","code":"{level}"}}]'
+    for level in ("green", "yellow", "red")
+}
+
+
+def _mdc_code(term: mdc.Mdc) -> str:
+    return _dumps({"coding": [{"system": mdc.MDC_SYSTEM, "code": str(term.code),
+                               "display": term.name}]})  # fmt: skip
+
+
+_BP_STATUS_CODE = _mdc_code(mdc.Mdc(BP_STATUS_CODE, "MDC_BLOOD_PRESSURE_MEASUREMENT_STATUS"))
+_CTS_CODE = _mdc_code(mdc.ABSOLUTE_TIME)
 
 
 def identifier(hub: str, reading_id: str, code: Code) -> str:
     """The Observation identifier value: the receiver's de-duplication key."""
     return f"{hub}/{reading_id}/{code.value}"
+
+
+def patient_url(hub: str, patient: str) -> str:
+    return f"urn:uuid:{uuid.uuid5(_NS, hub + '/patient/' + patient)}"
 
 
 def bundle_json(
@@ -125,22 +180,31 @@ def bundle_json(
     devices: Callable[[str], DeviceInfo | None] = lambda _address: None,
     device_tz: tzinfo = UTC,
 ) -> str:
-    """A transaction Bundle of `readings` and the Device resources they refer to, as JSON text.
+    """A transaction Bundle of `readings`, the patient and the Devices they refer to, as JSON.
 
     `device_tz` is the zone device clocks were set in, for devices that send a time without
     an offset (the hub sets device clocks, so it knows)."""
-    subject = _dumps({"identifier": {"system": PATIENT_SYSTEM, "value": patient}})
-    hub_prefix = _escaped(hub) + "/"
-    device_zone = _Zone(device_tz)
-    entries: list[str] = []
+    gateway = gateway_entry(hub)
+    subject_url = patient_url(hub, patient)
+    entries = [_dumps(gateway), _dumps(_patient_entry(subject_url, patient))]
+    batch = _Batch(
+        hub_prefix=_escaped(hub) + "/",
+        context=(
+            f'"extension":[{{"url":"{GATEWAY_EXT}","valueReference":'
+            f'{{"reference":"{gateway["fullUrl"]}"}}}}'
+        ),
+        subject=f'"subject":{{"reference":"{subject_url}"}}',
+        gateway=f'{{"reference":"{gateway["fullUrl"]}"}}',
+        zone=_Zone(device_tz),
+    )
     refs: dict[str, str] = {}
     for reading in readings:
         ref = refs.get(reading.device)
         if ref is None:
-            url = device_url(hub, reading.device)
-            ref = refs[reading.device] = _dumps({"reference": url})
-            entries.append(_dumps(_device_entry(url, hub, reading.device, devices(reading.device))))
-        entries.extend(_observation_entries(hub_prefix, reading, subject, ref, device_zone))
+            entry = device_entry(hub, reading.device, devices(reading.device))
+            ref = refs[reading.device] = f'{{"reference":"{entry["fullUrl"]}"}}'
+            entries.append(_dumps(entry))
+        entries.extend(batch.entries(reading, ref))
     head = _dumps(
         {
             "resourceType": "Bundle",
@@ -152,51 +216,235 @@ def bundle_json(
     return f'{head[:-1]},"entry":[{",".join(entries)}]}}'
 
 
-def _observation_entries(
-    hub_prefix: str, reading: Reading, subject: str, device: str, device_zone: _Zone
-) -> list[str]:
-    """The Bundle entries (Observation + conditional-create request) of one reading.
+def _patient_entry(url: str, patient: str) -> dict[str, Any]:
+    return {
+        "fullUrl": url,
+        "resource": {
+            "resourceType": "Patient",
+            "identifier": [{"system": PATIENT_SYSTEM, "value": patient}],
+        },
+        "request": {
+            "method": "POST",
+            "url": "Patient",
+            "ifNoneExist": f"identifier={PATIENT_SYSTEM}|{patient}",
+        },
+    }
 
-    Built from JSON fragments rather than dicts passed to json.dumps: this runs for every
-    reading the hub ever sends, and the constant parts are serialised once at import."""
-    received = reading.received.isoformat()
-    details = reading.details
-    if reading.device_time is None:
-        effective, clock = received, "no-device-clock"
-    else:
-        effective = device_zone.isoformat(reading.device_time)
-        clock = str(details.get("clock_sync", "unknown"))
-    clock_extension = _CLOCK_EXTENSIONS.get(clock) or (
-        f'{{"url":"{EXT_CLOCK}","valueCode":"{_escaped(clock)}"}}'
-    )
-    status = (
-        "".join(
-            f',{{"url":"{EXT_STATUS}","valueCode":"{_escaped(f)}"}}' for f in sorted(reading.flags)
+
+class _Batch:
+    """The per-batch constant fragments and the Observation entries of each reading."""
+
+    __slots__ = ("context", "gateway", "hub_prefix", "subject", "zone")
+
+    def __init__(self, hub_prefix: str, context: str, subject: str, gateway: str, zone: _Zone):
+        self.hub_prefix = hub_prefix
+        self.context = context
+        self.subject = subject
+        self.gateway = gateway
+        self.zone = zone
+
+    def entries(self, reading: Reading, device: str) -> list[str]:
+        ident = f"{self.hub_prefix}{_escaped(reading.id)}/"
+        out: list[str] = []
+        extensions = self.context
+        effective, offset = self._effective(reading)
+        if offset is not None:
+            cts_url, cts = self._coincident(reading, ident, device, offset)
+            out.append(cts)
+            extensions += f',{{"url":"{CTS_EXT}","valueReference":{{"reference":"{cts_url}"}}}}'
+        status, interpretation, note = _status(reading)
+        level = reading.details.get("level")
+        tag = _TAGS.get(level, "") if isinstance(level, str) else ""
+        common = (
+            f'{extensions}],"status":"{status}",{self.subject},{effective},'
+            f'"device":{device}{interpretation}{note}'
         )
-        if reading.flags
+        kind = reading.kind
+        if kind is Kind.STREAM_BLOCK and reading.samples is not None:
+            block = reading.samples
+            out.append(_entry(common, tag, ident, block.code, kind, _sampled(block)))
+            return out
+        observations = reading.observations
+        if kind is Kind.SUMMARY:
+            out.extend(
+                _entry(common, tag, ident, o.code, kind, _value(o) + _summary_parts(reading))
+                for o in observations
+            )
+            return out
+        if kind is Kind.BLOOD_PRESSURE:
+            parts = [o for o in observations if o.code in _BP_COMPONENTS]
+            if parts:
+                components = ",".join(
+                    f'{{"code":{_COMPONENT_CODE[o.code]},{_value(o)}}}' for o in parts
+                )
+                value = f'"component":[{components}]'
+                out.append(_entry(common, tag, ident, Code.BP_PANEL, kind, value))
+                observations = tuple(o for o in observations if o.code not in _BP_COMPONENTS)
+            bits = _bp_status_bits(reading.flags)
+            if bits:
+                out.append(_bits_entry(common, ident, bits))
+        out.extend(_entry(common, tag, ident, o.code, kind, _value(o)) for o in observations)
+        return out
+
+    def _effective(self, reading: Reading) -> tuple[str, float | None]:
+        """The effective[x] fragment and the device clock's offset when it is known."""
+        details = reading.details
+        if reading.kind is Kind.STREAM_BLOCK and reading.samples is not None:
+            block = reading.samples
+            end = block.start + timedelta(seconds=block.period_s * block.count)
+            return _period(block.start, end), None
+        if reading.kind is Kind.SUMMARY and "period_start" in details:
+            start = datetime.fromisoformat(str(details["period_start"]))
+            end = start + timedelta(seconds=float(details.get("period_s", 60)))
+            return _period(start, end), None
+        if reading.device_time is None:
+            return f'"effectiveDateTime":"{reading.received.isoformat()}"', None
+        offset = details.get("clock_offset_s")
+        when = reading.device_time
+        if isinstance(offset, int | float) and not isinstance(offset, bool):
+            corrected = self.zone.aware(when) - timedelta(seconds=offset)
+            return f'"effectiveDateTime":"{corrected.isoformat()}"', float(offset)
+        return f'"effectiveDateTime":"{self.zone.isoformat(when)}"', None
+
+    def _coincident(
+        self, reading: Reading, ident: str, device: str, offset: float
+    ) -> tuple[str, str]:
+        """A PhdCoincidentTimeStampObservation: at the hub's receive time, the device clock
+        read `received + offset`."""
+        key = f"{ident}{mdc.ABSOLUTE_TIME.code}"
+        url = f"urn:uuid:{uuid.uuid5(_NS, key)}"
+        device_clock = reading.received + timedelta(seconds=offset)
+        resource = (
+            f'{{"resourceType":"Observation","meta":{{"profile":["{PHD}'
+            f'PhdCoincidentTimeStampObservation"]}},"identifier":[{{"system":"{READING_SYSTEM}",'
+            f'"value":"{key}"}}],"status":"final","code":{_CTS_CODE},"subject":{device},'
+            f'"effectiveDateTime":"{reading.received.isoformat()}",'
+            f'"valueDateTime":"{device_clock.isoformat()}","device":{self.gateway}}}'
+        )
+        return url, (
+            f'{{"fullUrl":"{url}","resource":{resource},"request":{{"method":"POST",'
+            f'"url":"Observation","ifNoneExist":"identifier={READING_SYSTEM}|{key}"}}}}'
+        )
+
+
+def _status(reading: Reading) -> tuple[str, str, str]:
+    """(status, interpretation fragment, note fragment) from the kind and the device flags."""
+    preliminary = reading.kind in PRELIMINARY_KINDS
+    if not reading.flags:
+        return ("preliminary" if preliminary else "final"), "", ""
+    codes = sorted({MEASUREMENT_STATUS[f] for f in reading.flags if f in MEASUREMENT_STATUS})
+    preliminary = preliminary or not PRELIMINARY_STATUS.isdisjoint(codes)
+    interpretation = (
+        ',"interpretation":['
+        + ",".join(f'{{"coding":[{{"system":"{MSMT_STATUS}","code":"{c}"}}]}}' for c in codes)
+        + "]"
+        if codes
         else ""
     )
-    level = details.get("level")
-    interpretation = _INTERPRETATION.get(level, "") if isinstance(level, str) else ""
-    context = (
-        f'"extension":[{{"url":"{EXT_RECEIVED}","valueDateTime":"{received}"}},'
-        f'{clock_extension}{status}],"status":"final","category":{_CATEGORY},'
-        f'"subject":{subject},"effectiveDateTime":"{effective}","device":{device}{interpretation}'
+    other = sorted(
+        f
+        for f in reading.flags
+        if f not in MEASUREMENT_STATUS and f not in BP_STATUS_BITS and f not in TIME_FLAGS
     )
-    ident = f"{hub_prefix}{_escaped(reading.id)}/"
-    observations = reading.observations
-    if reading.kind is Kind.BLOOD_PRESSURE:
-        parts = [o for o in observations if o.code in _BP_COMPONENTS]
-        if parts:
-            components = ",".join(f'{{"code":{_CODE[o.code]},{_value(o)}}}' for o in parts)
-            entries = [_entry(context, ident, Code.BP_PANEL, f'"component":[{components}]')]
-            entries += [
-                _entry(context, ident, o.code, _value(o))
-                for o in observations
-                if o.code not in _BP_COMPONENTS
-            ]
-            return entries
-    return [_entry(context, ident, o.code, _value(o)) for o in observations]
+    note = f',"note":[{{"text":{_dumps("device status: " + ", ".join(other))}}}]' if other else ""
+    return ("preliminary" if preliminary else "final"), interpretation, note
+
+
+def _bp_status_bits(flags: frozenset[str]) -> list[tuple[int, str]]:
+    return sorted(BP_STATUS_BITS[f] for f in flags if f in BP_STATUS_BITS)
+
+
+def _bits_entry(common: str, ident: str, bits: list[tuple[int, str]]) -> str:
+    """A PhdBitsEnumerationObservation of the cuff's measurement-status bits that are set."""
+    key = f"{ident}{BP_STATUS_CODE}"
+    components = ",".join(
+        f'{{"code":{{"coding":[{{"system":"{ASN1_SYSTEM}","code":"{BP_STATUS_CODE}.{bit}",'
+        f'"display":"{name}"}}]}},"valueBoolean":true}}'
+        for bit, name in bits
+    )
+    return (
+        f'{{"resource":{{"resourceType":"Observation","meta":{{"profile":["{PHD}'
+        f'PhdBitsEnumerationObservation"]}},"category":[{{"coding":[{{"system":"{PHD_CATEGORY}",'
+        f'"code":"phd"}}]}}],{common},"identifier":[{{"system":"{READING_SYSTEM}","value":'
+        f'"{key}"}}],"code":{_BP_STATUS_CODE},"component":[{components}]}},'
+        f'"request":{{"method":"POST","url":"Observation","ifNoneExist":'
+        f'"identifier={READING_SYSTEM}|{key}"}}}}'
+    )
+
+
+def _entry(common: str, tag: str, ident: str, code: Code, kind: Kind, value: str) -> str:
+    profiles, category, code_json = _STATIC[code, kind]
+    key = f"{ident}{code.value}"
+    return (
+        f'{{"resource":{{"resourceType":"Observation","meta":{{"profile":{profiles}{tag}}},'
+        f'{common},"category":{category},"identifier":[{{"system":"{READING_SYSTEM}",'
+        f'"value":"{key}"}}],"code":{code_json},{value}}},'
+        f'"request":{{"method":"POST","url":"Observation","ifNoneExist":'
+        f'"identifier={READING_SYSTEM}|{key}"}}}}'
+    )
+
+
+def _quantity(value: float, unit: str, code: Code | None = None) -> str:
+    """A UCUM Quantity; a code whose vital-signs profile fixes another unit is converted."""
+    wire = mdc.WIRE_UNIT.get(code) if code is not None else None
+    if wire is not None:
+        unit, factor = wire
+        value = round(value * factor, 6)
+    text = _dumps(unit)
+    return f'{{"value":{value!r},"unit":{text},"system":"{UCUM}","code":{text}}}'
+
+
+def _value(obs: Observation) -> str:
+    value = obs.value
+    if value is None:
+        reason = _ABSENT.get(obs.special or "", "unknown")
+    elif not math.isfinite(value):
+        reason = (
+            "not-a-number"
+            if math.isnan(value)
+            else "positive-infinity"
+            if value > 0
+            else ("negative-infinity")
+        )
+    else:
+        return f'"valueQuantity":{_quantity(value, obs.unit, obs.code)}'
+    return f'"dataAbsentReason":{{"coding":[{{"system":"{ABSENT_SYSTEM}","code":"{reason}"}}]}}'
+
+
+def _summary_parts(reading: Reading) -> str:
+    """Minimum, maximum and valid seconds of a per-minute summary, as components."""
+    details = reading.details
+    obs = reading.observations[0]
+    parts = [
+        f'{{"code":{{"coding":[{{"system":"{STATISTIC_SYSTEM}","code":"{stat}"}}]}},'
+        f'"valueQuantity":{_quantity(float(details[key]), obs.unit, obs.code)}}}'
+        for key, stat in (("min", "minimum"), ("max", "maximum"))
+        if isinstance(details.get(key), int | float)
+    ]
+    valid = details.get("valid_s")
+    if isinstance(valid, int | float):
+        parts.append(
+            f'{{"code":{{"coding":[{{"system":"{SUMMARY_SYSTEM}","code":"valid-seconds",'
+            f'"display":"Seconds with a valid sample"}}]}},'
+            f'"valueQuantity":{_quantity(valid, "s")}}}'
+        )
+    return f',"component":[{",".join(parts)}]' if parts else ""
+
+
+def _sampled(block: SampleBlock) -> str:
+    """valueSampledData of a stream block: one dimension, period in ms, "E" for a gap."""
+    values = struct.unpack(f"<{block.count}f", block.values)
+    data = " ".join("E" if v != v else format(v, ".6g") for v in values)
+    unit = _dumps(block.unit)
+    return (
+        f'"valueSampledData":{{"origin":{{"value":0,"unit":{unit},"system":"{UCUM}",'
+        f'"code":{unit}}},"period":{block.period_s * 1000!r},"factor":1,"dimensions":1,'
+        f'"data":"{data}"}}'
+    )
+
+
+def _period(start: datetime, end: datetime) -> str:
+    return f'"effectivePeriod":{{"start":"{start.isoformat()}","end":"{end.isoformat()}"}}'
 
 
 class _Zone:
@@ -211,6 +459,9 @@ class _Zone:
         fixed = isinstance(zone, timezone)
         self.suffix = datetime(2000, 1, 1, tzinfo=zone).isoformat()[19:] if fixed else None
 
+    def aware(self, when: datetime) -> datetime:
+        return when if when.tzinfo is not None else when.replace(tzinfo=self.zone)
+
     def isoformat(self, when: datetime) -> str:
         if when.tzinfo is not None:
             return when.isoformat()
@@ -219,85 +470,12 @@ class _Zone:
         return when.replace(tzinfo=self.zone).isoformat()
 
 
-def _entry(context: str, ident: str, code: Code, value: str) -> str:
-    key = f"{ident}{_LOINC[code]}"
-    return (
-        f'{{"resource":{{"resourceType":"Observation",{context},"identifier":[{{"system":'
-        f'"{READING_SYSTEM}","value":"{key}"}}],"code":{_CODE[code]},{value}}},'
-        f'"request":{{"method":"POST","url":"Observation","ifNoneExist":'
-        f'"identifier={READING_SYSTEM}|{key}"}}}}'
-    )
-
-
-def _value(obs: Observation) -> str:
-    value = obs.value
-    if value is None:
-        return _ABSENT.get(obs.special or "", _ABSENT["reserved"])
-    if not math.isfinite(value):
-        return _ABSENT["nan" if math.isnan(value) else "+inf" if value > 0 else "-inf"]
-    unit = _UNITS.get(obs.unit) or _dumps(obs.unit)
-    return (
-        f'"valueQuantity":{{"value":{value!r},"unit":{unit},'
-        f'"system":"http://unitsofmeasure.org","code":{unit}}}'
-    )
-
-
-def _device_identifier(hub: str, address: str) -> dict[str, Any]:
-    """A Bluetooth address as the PHD guide's BTMAC identifier; any other device name (a USB
-    serial oximeter's) is only unique on its hub, so it is qualified by the hub id."""
-    if _MAC.fullmatch(address):
-        return {
-            "type": {"coding": [{"system": DEVICE_ID_TYPE, "code": "BTMAC"}]},
-            "system": BLUETOOTH_SYSTEM,
-            "value": address.lower(),
-        }
-    return {"system": LOCAL_DEVICE_SYSTEM, "value": f"{hub}/{address}"}
-
-
-def _device_entry(url: str, hub: str, address: str, info: DeviceInfo | None) -> dict[str, Any]:
-    device: dict[str, Any] = {
-        "resourceType": "Device",
-        "identifier": [_device_identifier(hub, address)],
-    }
-    if info is not None:
-        if info.manufacturer:
-            device["manufacturer"] = info.manufacturer
-        if info.serial:
-            device["serialNumber"] = info.serial
-        if info.model:
-            device["deviceName"] = [{"name": info.model, "type": "model-name"}]
-        versions = [
-            {"type": {"text": label}, "value": value}
-            for label, value in (
-                ("hardware", info.hardware),
-                ("firmware", info.firmware),
-                ("software", info.software),
-            )
-            if value
-        ]
-        if versions:
-            device["version"] = versions
-    return {
-        "fullUrl": url,
-        "resource": device,
-        "request": {
-            "method": "POST",
-            "url": "Device",
-            "ifNoneExist": f"identifier={BLUETOOTH_SYSTEM}|{address.lower()}",
-        },
-    }
-
-
 def _escaped(text: str) -> str:
     """`text` as the inside of a JSON string; ids and codes need no escaping, so they skip
     the encoder."""
     if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
         return text
     return _dumps(text)[1:-1]
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 class BundleError(ValueError):

@@ -1,0 +1,79 @@
+"""Every resource kind the hub and the receiver produce, checked by a validator we did not
+write (Medplum 4.5.2 with the official R4 StructureDefinitions and vital-signs profiles, run by
+Node; `make test` installs it) and by the fhir.resources R4B models. Needs Node: it fails, not
+skips, when the validator is missing."""
+
+from __future__ import annotations
+
+import pytest
+from fhir.resources.R4B.bundle import Bundle
+from fhir_support import (
+    CUFF,
+    PATIENT,
+    bundle,
+    claimed_vital_signs,
+    every_kind,
+    node_validate,
+    real_errors,
+)
+
+from hub.receiver.export import export_bundle
+from hub.receiver.register import Register, RegisterEntry
+
+BATCH = bundle(list(every_kind().values()))
+
+
+def _validated(resources: list[dict]) -> list[tuple[str, str | None, list[str]]]:
+    items = [(r, claimed_vital_signs(r)) for r in resources]
+    results = node_validate(items)
+    return [
+        (resources[x["index"]]["resourceType"], x["profile"], real_errors(x, resources[x["index"]]))
+        for x in results
+    ]
+
+
+def test_every_resource_of_a_batch_is_valid_r4_and_vital_signs() -> None:
+    resources = [e["resource"] for e in BATCH["entry"]]
+    kinds = {r["resourceType"] for r in resources}
+    assert kinds == {"Observation", "Device", "Patient"}
+    results = _validated(resources)
+    assert [r for r in results if r[2]] == []
+    checked = {profile for _, profile, _ in results if profile}
+    # every vital-signs profile the hub's kinds can claim was checked at least once
+    assert {p.rsplit("/", 1)[1] for p in checked} == {
+        "bp", "heartrate", "oxygensat", "bodytemp", "bodyweight", "bodyheight", "bmi", "resprate"
+    }  # fmt: skip
+
+
+def test_the_validator_can_fail() -> None:
+    spo2 = next(
+        e["resource"]
+        for e in BATCH["entry"]
+        if e["resource"].get("code", {}).get("coding", [{}])[0].get("code") == "59408-5"
+    )
+    broken = {**spo2, "code": {"coding": [spo2["code"]["coding"][0]]}}  # 59408-5 alone
+    (_, _, base), (_, _, profile) = _validated([broken])
+    assert base == []
+    assert any("OxygenSatCode" in e for e in profile)
+
+
+def test_batch_bundle_validates_whole() -> None:
+    (result,) = node_validate([(BATCH, [])])
+    assert real_errors(result, BATCH) == []
+    assert Bundle.model_validate(BATCH).type == "transaction"
+
+
+@pytest.mark.parametrize("profile", ["plain", "pmd"])
+def test_receiver_export_validates_whole(profile: str) -> None:
+    register = Register([RegisterEntry(PATIENT, "urn:oid:2.16.578.1.12.4.1.4.1", "01019010046")])
+    exported = export_bundle([(BATCH, list(range(len(BATCH["entry"]))))], register, profile)
+    assert exported.unresolved == frozenset()
+    (result,) = node_validate([(exported.bundle, [])])
+    assert real_errors(result, exported.bundle) == []
+    assert Bundle.model_validate(exported.bundle).type == "collection"
+
+
+def test_the_devices_of_a_batch() -> None:
+    devices = [e["resource"] for e in BATCH["entry"] if e["resource"]["resourceType"] == "Device"]
+    assert len(devices) == 4  # the gateway, the cuff, the oximeter, the serial oximeter
+    assert any(CUFF.lower() in str(d["identifier"]) for d in devices)
