@@ -41,11 +41,13 @@ class DemoHub:
         self.ready_at = 0.0  # wall time the daemon said READY
 
     async def __aenter__(self) -> DemoHub:
-        cfg, rules = load_config(self.config_path)
+        in_force = load_config(self.config_path)
         air = VirtualAir()
         self.patient = Patient(air, self.flash_dir, self.script)
         passkeys = Passkeys()
-        adapter = await hub_adapter(air, keystore=cfg.hub.data_dir / "bonds.json", pairer=passkeys)
+        adapter = await hub_adapter(
+            air, keystore=in_force.cfg.hub.data_dir / "bonds.json", pairer=passkeys
+        )
         hooks = Hooks(
             backend=bleak_backend(adapter),
             passkeys=passkeys,
@@ -53,10 +55,10 @@ class DemoHub:
             uplink_overrides={"backoff_base_s": 0.1, "backoff_max_s": 1.0},
             backoff_base_s=0.2,
             signals=False,
+            observer=self.intake,
         )
-        hooks = dataclasses.replace(hooks, **_observed(self.intake), **self.hooks)
-        self.daemon = Daemon(self.config_path, cfg, rules, hooks)
-        _observe_legacy(self.daemon, self.intake)
+        hooks = dataclasses.replace(hooks, **self.hooks)
+        self.daemon = Daemon(self.config_path, in_force, hooks)
         self._task = asyncio.create_task(self.daemon.run())
         ready = asyncio.create_task(self.daemon.ready.wait())
         await asyncio.wait({ready, self._task}, return_when=asyncio.FIRST_COMPLETED)
@@ -109,25 +111,3 @@ async def until(check: Callable[[], bool], deadline: float) -> bool:
             return False
         await asyncio.sleep(0.1)
     return True
-
-
-def _observed(intake: IntakeCounter) -> dict[str, IntakeCounter]:
-    """`observer=intake` for a daemon that offers `Hooks.observer`."""
-    fields = {f.name for f in dataclasses.fields(Hooks)}
-    return {"observer": intake} if "observer" in fields else {}
-
-
-def _observe_legacy(daemon: Daemon, intake: IntakeCounter) -> None:
-    """Until the daemon offers `Hooks.observer` (issue 10): the counter sees what the old
-    daemon submits to its store, and shares its records-fetched sets. Goes with it."""
-    if _observed(intake):
-        return
-    legacy: Any = daemon
-    submit = legacy._submit
-
-    def taken_then_submitted(outcome: Any) -> None:
-        intake.taken(outcome.readings)
-        submit(outcome)
-
-    legacy._submit = taken_then_submitted
-    intake.records = legacy.spot_ids
