@@ -74,8 +74,8 @@ def _hub_latencies(
             committed = datetime.fromisoformat(received).timestamp()
             for entry in json.loads(zlib.decompress(blob))["entry"]:
                 res = entry["resource"]
-                if res.get("resourceType") != "Observation":
-                    continue
+                if res.get("resourceType") != "Observation" or "effectiveDateTime" not in res:
+                    continue  # periods (summaries, stream blocks) have no single time
                 _hub, reading_id, code = res["identifier"][0]["value"].rsplit("/", 2)
                 when = datetime.fromisoformat(res["effectiveDateTime"])
                 key = when.replace(tzinfo=None).isoformat()

@@ -38,8 +38,8 @@ def receiver_view(db_path: Path) -> tuple[set[str], collections.Counter[tuple[st
     by_content: dict[tuple[str, str], set[str]] = collections.defaultdict(set)
     for entry in bundle["entry"]:
         resource = entry["resource"]
-        if resource.get("resourceType") != "Observation":
-            continue
+        if resource.get("resourceType") != "Observation" or "effectiveDateTime" not in resource:
+            continue  # summaries and stream blocks cover a period, not a device record
         _hub, reading_id, code = resource["identifier"][0]["value"].rsplit("/", 2)
         ids.add(reading_id)
         when = datetime.fromisoformat(resource["effectiveDateTime"]).replace(tzinfo=None)
