@@ -135,3 +135,37 @@ def test_ctrl_c_drains_and_keeps_the_promise(tmp_path: Path) -> None:
     assert "promise (every measured reading at the hospital exactly once): kept" in out
     assert list(tmp.iterdir()) == []
     assert processes_mentioning(str(tmp)) == []
+
+
+def _observation(reading_id: str, code: str, **time: str) -> dict[str, object]:
+    return {
+        "resource": {
+            "resourceType": "Observation",
+            "identifier": [{"value": f"demo-hub/{reading_id}/{code}"}],
+            **time,
+        }
+    }
+
+
+def test_the_receiver_view_counts_period_observations_by_id_only() -> None:
+    from hub.testbed.promise import bundle_view
+
+    bundle = {
+        "entry": [
+            {"resource": {"resourceType": "Patient"}},
+            _observation("r1", "85354-9", effectiveDateTime="2026-12-02T10:00:00+01:00"),
+            _observation("r2", "85354-9", effectiveDateTime="2026-12-02T10:00:00+01:00"),
+            _observation("r3", "29463-7", effectiveDateTime="2026-12-02T10:01:00+01:00"),
+            _observation(
+                "m1",
+                "59408-5",
+                effectivePeriod={"start": "2026-12-02T09:00:00Z", "end": "2026-12-02T09:01:00Z"},
+            ),
+        ]
+    }
+    ids, by_content = bundle_view(bundle)
+    assert ids == {"r1", "r2", "r3", "m1"}  # a summary or a stream block arrived too
+    assert by_content == {
+        ("85354-9", "2026-12-02T10:00:00"): 2,  # one record under two ids: a duplicate
+        ("29463-7", "2026-12-02T10:01:00"): 1,
+    }

@@ -25,25 +25,30 @@ SPOT_CODE = {CUFF: Code.BP_PANEL.value, SCALE: Code.BODY_WEIGHT.value}
 
 
 def receiver_view(db_path: Path) -> tuple[set[str], collections.Counter[tuple[str, str]]]:
-    """Reading ids the receiver stored, and for each (LOINC, device time) how many reading
-    ids carry it."""
+    """`bundle_view` of everything the receiver stored."""
     if not db_path.exists():
         return set(), collections.Counter()
     db = ReceiverDb(db_path)
     try:
-        bundle = db.export_bundle()
+        return bundle_view(db.export_bundle())
     finally:
         db.close()
+
+
+def bundle_view(bundle: Mapping[str, Any]) -> tuple[set[str], collections.Counter[tuple[str, str]]]:
+    """Reading ids of a Bundle's Observations, and for each (LOINC, device time) how many
+    reading ids carry it (Observations of a period — summaries, stream blocks — have none)."""
     ids: set[str] = set()
     by_content: dict[tuple[str, str], set[str]] = collections.defaultdict(set)
     for entry in bundle["entry"]:
         resource = entry["resource"]
-        if resource.get("resourceType") != "Observation" or "effectiveDateTime" not in resource:
-            continue  # summaries and stream blocks cover a period, not a device record
+        if resource.get("resourceType") != "Observation":
+            continue
         _hub, reading_id, code = resource["identifier"][0]["value"].rsplit("/", 2)
         ids.add(reading_id)
-        when = datetime.fromisoformat(resource["effectiveDateTime"]).replace(tzinfo=None)
-        by_content[(code, when.isoformat())].add(reading_id)
+        if "effectiveDateTime" in resource:
+            when = datetime.fromisoformat(resource["effectiveDateTime"]).replace(tzinfo=None)
+            by_content[(code, when.isoformat())].add(reading_id)
     return ids, collections.Counter({k: len(v) for k, v in by_content.items()})
 
 
