@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -68,6 +69,31 @@ def open_store(directory: Path, **kw: Any) -> Store:
 
 
 _OPTION_NAMES = {f.name for f in dataclasses.fields(StoreOptions)}
+
+
+def key(reading_id: str) -> bytes:
+    """A reading id as its primary key in the readings table."""
+    return bytes.fromhex(reading_id.replace("-", ""))
+
+
+def flip_byte(path: Path, reading_id: str, at: int) -> None:
+    """Tamper with a stored reading from another connection: one bit of its payload."""
+    conn = sqlite3.connect(path)
+    (payload,) = conn.execute("SELECT payload FROM readings WHERE id = ?", (key(reading_id),))
+    data = bytearray(payload[0])
+    data[at % len(data)] ^= 0x01
+    conn.execute("UPDATE readings SET payload = ? WHERE id = ?", (bytes(data), key(reading_id)))
+    conn.commit()
+    conn.close()
+
+
+def rows_by_state(path: Path) -> dict[int, int]:
+    """Reading rows per state, counted from another connection by walking the table."""
+    conn = sqlite3.connect(path)
+    try:
+        return dict(conn.execute("SELECT state, count(*) FROM readings GROUP BY state"))
+    finally:
+        conn.close()
 
 
 WRITER = Path(__file__).with_name("store_writer.py")

@@ -2,7 +2,7 @@ import sqlite3
 import uuid
 from pathlib import Path
 
-from store_support import open_store, readings
+from store_support import flip_byte, key, open_store, readings
 
 from hub.model import DeviceInfo, Event, EventKind
 
@@ -10,20 +10,6 @@ from hub.model import DeviceInfo, Event, EventKind
 def edit(path: Path, sql: str, *params: object) -> None:
     conn = sqlite3.connect(path)
     conn.execute(sql, params)
-    conn.commit()
-    conn.close()
-
-
-def key(reading_id: str) -> bytes:
-    return bytes.fromhex(reading_id.replace("-", ""))
-
-
-def flip_byte(path: Path, reading_id: str, at: int) -> None:
-    conn = sqlite3.connect(path)
-    (payload,) = conn.execute("SELECT payload FROM readings WHERE id = ?", (key(reading_id),))
-    data = bytearray(payload[0])
-    data[at % len(data)] ^= 0x01
-    conn.execute("UPDATE readings SET payload = ? WHERE id = ?", (bytes(data), key(reading_id)))
     conn.commit()
     conn.close()
 

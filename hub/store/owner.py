@@ -35,6 +35,7 @@ from hub.store.api import (
     StoreOptions,
     StoreStatus,
 )
+from hub.store.disk import disk_free
 from hub.store.keys import KeySource
 from hub.store.store import Store
 
@@ -63,13 +64,15 @@ class StoreOwner:
         options: StoreOptions | None = None,
         *,
         flush_ms: int = 500,
+        free_bytes: Callable[[Path], int] = disk_free,
     ) -> StoreOwner:
         """Open the store on the owner's thread (opening checks and migrates the file)."""
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
+        opening = functools.partial(
+            Store.open, Path(path), key_source, options, free_bytes=free_bytes
+        )
         try:
-            store = await asyncio.get_running_loop().run_in_executor(
-                executor, Store.open, Path(path), key_source, options or StoreOptions()
-            )
+            store = await asyncio.get_running_loop().run_in_executor(executor, opening)
         except BaseException:
             executor.shutdown(wait=False)
             raise

@@ -33,7 +33,7 @@ def purge_expired(
     conn = session.conn
     with session.transaction():
         seqs = conn.execute(
-            f"DELETE FROM readings WHERE id IN (SELECT id FROM readings INDEXED BY readings_expiry "
+            f"DELETE FROM readings WHERE id IN (SELECT id FROM readings "
             f"WHERE state = {ACKED} AND received_ms < ? ORDER BY received_ms LIMIT ?) "
             "RETURNING batch_seq",
             (ms(now - retention), batch_rows),

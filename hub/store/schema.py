@@ -92,15 +92,20 @@ def _v3(db: sqlite_utils.Database) -> None:
 def _v4(db: sqlite_utils.Database) -> None:
     """Indexes for a store that runs for years, and the retention log.
 
-    `readings_sent` and `readings_unreadable` hold only sent and only unreadable rows, so the
-    state counts at open (with v1's `readings_new`) are index-only and proportional to what is
-    waiting, never to the table; `readings_sent` also finds a batch's rows for re-sending and
-    acknowledging. `readings_expiry` holds only acknowledged rows by receive time: retention
-    deletes the oldest of them in bounded steps without walking the table. `purge_log` keeps
-    the last purge run (one row)."""
-    db.execute(f"CREATE INDEX readings_sent ON readings(batch_seq) WHERE state = {SENT}")
+    `readings_new` (rebuilt with the state column), `readings_sent` and `readings_unreadable`
+    hold only new, only sent and only unreadable rows and carry `state`, so the state counts at
+    open are covering-index-only and proportional to what is waiting, never to the table;
+    `readings_sent` also finds a batch's rows for re-sending and acknowledging.
+    `readings_expiry` holds only acknowledged rows by receive time: retention deletes the
+    oldest of them in bounded steps without walking the table. `purge_log` keeps the last
+    purge run (one row)."""
+    db.execute("DROP INDEX readings_new")
+    db.execute(f"CREATE INDEX readings_new ON readings(id, state) WHERE state = {NEW}")
+    db.execute(f"CREATE INDEX readings_sent ON readings(batch_seq, state) WHERE state = {SENT}")
     db.execute(f"CREATE INDEX readings_unreadable ON readings(state) WHERE state = {UNREADABLE}")
-    db.execute(f"CREATE INDEX readings_expiry ON readings(received_ms) WHERE state = {ACKED}")
+    db.execute(
+        f"CREATE INDEX readings_expiry ON readings(received_ms, state) WHERE state = {ACKED}"
+    )
     db.execute(
         """CREATE TABLE purge_log (
             id INTEGER PRIMARY KEY CHECK (id = 1),
