@@ -70,6 +70,13 @@ def every_kind() -> dict[str, Reading]:
             details={"period_start": minute.isoformat(), "period_s": 60, "min": 95.0,
                      "max": 98.0, "valid_s": 58, "level": "green", "clock_sync": "synced"},
         ),
+        "heart-rate-summary": Reading(
+            "0192f0e8-7d2a-7000-8000-000000000013", OXIMETER, Kind.SUMMARY, None, T0,
+            (Observation(Code.HEART_RATE, 61.2, "/min"),),
+            details={"period_start": minute.isoformat(), "period_s": 60, "min": 58.0,
+                     "max": 66.0, "valid_s": 60, "level": "green", "sdnn_ms": 41.5,
+                     "rmssd_ms": 35.25, "pnn50": 12.5},
+        ),
         "stream-block": Reading(
             "0192f0e8-7d2a-7000-8000-000000000012", OXIMETER, Kind.STREAM_BLOCK, None, T0, (),
             details={"level": "green"}, samples=SampleBlock(Code.SPO2, minute, 1.0, samples),

@@ -4,9 +4,9 @@ on every input — the same keys for a good Bundle, the same refusal for any oth
 import json
 
 import pytest
+from fhir_support import T0, every_kind
 from hypothesis import given
 from hypothesis import strategies as st
-from fhir_support import T0, every_kind
 
 from hub.receiver.bundle import _checked_keys, _well_formed_keys, bundle_keys
 from hub.wire.envelope import EnvelopeError

@@ -13,7 +13,7 @@ from fhir_support import CUFF, HUB, INFO, OXIMETER, PATIENT, SERIAL, T0, bundle,
 from fhir_support import resources as of_type
 
 from hub.model import Code, Kind, Observation, Reading
-from hub.wire import fhir
+from hub.wire import fhir, fhir_values, phd_status
 from hub.wire.phd_devices import (
     BLUETOOTH_SYSTEM,
     DEVICE_ID_TYPE,
@@ -99,11 +99,17 @@ def test_phd_mdc_code_beside_loinc_on_every_observation_and_component() -> None:
         assert len(_codes(obs["code"], MDC)) == 1, obs["code"]
         for component in obs.get("component", []):
             systems = {c["system"] for c in component["code"]["coding"]}
-            assert (
-                MDC in systems
-                or fhir.STATISTIC_SYSTEM in systems
-                or (fhir.ASN1_SYSTEM in systems or fhir.SUMMARY_SYSTEM in systems)
-            )
+            if MDC in systems:
+                continue
+            # not a measured quantity with an MDC term: a summary statistic, HRV (SDNN by
+            # LOINC, the rest in the hub's system) or a status bit in the PHD's ASN1 system
+            assert systems <= {
+                fhir_values.STATISTIC_SYSTEM,
+                fhir_values.SUMMARY_SYSTEM,
+                phd_status.ASN1_SYSTEM,
+                LOINC,
+            }
+            assert obs.get("effectivePeriod") or phd_status.ASN1_SYSTEM in systems
     (panel,) = _by_code("85354-9")
     assert [_codes(c["code"], MDC)[0] for c in panel["component"]] == ["150021", "150022", "150023"]
 
@@ -192,7 +198,7 @@ def test_phd_status_preliminary_for_intermediate_and_early_measurements() -> Non
     spot = _by_code("59408-5")[0]  # flagged early-estimated-data by the oximeter
     assert spot["status"] == "preliminary"
     assert spot["interpretation"] == [
-        {"coding": [{"system": fhir.MSMT_STATUS, "code": "early-indication"}]}
+        {"coding": [{"system": phd_status.MSMT_STATUS, "code": "early-indication"}]}
     ]
     preliminary = [o for o in OBSERVATIONS if o["status"] == "preliminary"]
     assert all("vitalsigns" not in str(o["meta"]) for o in preliminary)
@@ -225,6 +231,13 @@ def test_summary_has_effective_period_and_statistics() -> None:
     assert parts["valid-seconds"] == {
         "value": 58, "unit": "s", "system": "http://unitsofmeasure.org", "code": "s"
     }  # fmt: skip
+
+
+def test_heart_rate_summary_carries_the_minutes_hrv() -> None:
+    summary = next(o for o in _by_code("8867-4") if "effectivePeriod" in o)
+    parts = {c["code"]["coding"][0]["code"]: c["valueQuantity"] for c in summary["component"]}
+    assert parts["80404-7"]["value"] == 41.5 and parts["80404-7"]["code"] == "ms"
+    assert parts["rmssd"]["value"] == 35.25 and parts["pnn50"]["code"] == "%"
 
 
 def test_rtsa_one_sampled_data_per_stream_minute_with_gaps_marked() -> None:

@@ -33,22 +33,26 @@ constant parts are JSON fragments made once at import and joined per reading.
 
 from __future__ import annotations
 
-import json
-import math
-import struct
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from typing import Any
 
-from hub.model import CODES, Code, DeviceInfo, Kind, Observation, Reading, SampleBlock
+from hub.model import CODES, Code, DeviceInfo, Kind, Reading
 from hub.wire import mdc
+from hub.wire.fhir_values import dumps, period, sampled, summary_parts, value
 from hub.wire.phd_devices import (
     BLUETOOTH_SYSTEM,
     LOCAL_DEVICE_SYSTEM,
     device_entry,
     device_url,
     gateway_entry,
+)
+from hub.wire.phd_status import (
+    BP_STATUS_CODE,
+    PRELIMINARY_KINDS,
+    bp_status_components,
+    measurement_status,
 )
 
 __all__ = ["BLUETOOTH_SYSTEM", "LOCAL_DEVICE_SYSTEM", "device_url"]
@@ -62,54 +66,9 @@ CTS_EXT = "http://hl7.org/fhir/uv/phd/StructureDefinition/CoincidentTimeStampRef
 PHD = "http://hl7.org/fhir/uv/phd/StructureDefinition/"
 PHD_CATEGORY = "http://hl7.org/fhir/uv/phd/CodeSystem/PhdObservationCategories"
 OBS_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
-MSMT_STATUS = "http://hl7.org/fhir/uv/pocd/CodeSystem/measurement-status"
-ASN1_SYSTEM = "http://terminology.hl7.org/CodeSystem/ASN1ToHL7"
-STATISTIC_SYSTEM = "http://hl7.org/fhir/observation-statistics"
-SUMMARY_SYSTEM = "http://dho.example.org/fhir/CodeSystem/summary"
-ABSENT_SYSTEM = "http://terminology.hl7.org/CodeSystem/data-absent-reason"
-UCUM = "http://unitsofmeasure.org"
 _NS = uuid.UUID("0b6f4e0e-4a63-4d4e-8f3e-5b1f3c2a9d70")
 
-# Device flags the PHD IG codes as measurement status (interpretation), and which of them
-# make the measurement preliminary.
-MEASUREMENT_STATUS = {
-    "measurement-ongoing": "msmt-ongoing",
-    "early-estimated-data": "early-indication",
-    "validated-data": "validated-data",
-    "data-for-demonstration": "demo-data",
-    "data-for-testing": "test-data",
-    "calibration-ongoing": "calibration-ongoing",
-    "measurement-unavailable": "not-available",
-    "questionable-measurement": "questionable",
-    "invalid-measurement": "invalid",
-    "measurement-unsuccessful": "invalid",
-}
-PRELIMINARY_STATUS = frozenset({"msmt-ongoing", "early-indication"})
-# Blood-pressure measurement status (MDC_BLOOD_PRESSURE_MEASUREMENT_STATUS) bit by flag name.
-BP_STATUS_CODE = 8410608
-BP_STATUS_BITS = {
-    "body-movement": (0, "body-movement"),
-    "cuff-too-loose": (1, "cuff-too-loose"),
-    "irregular-pulse": (2, "irregular-pulse"),
-    "pulse-above-range": (3, "pulse-over-range-limit"),
-    "pulse-below-range": (4, "pulse-under-range-limit"),
-    "improper-position": (5, "improper-body-position"),
-}
-# Flags about the time field, represented by the time handling itself.
-TIME_FLAGS = frozenset({"time-unknown", "device-clock-not-set"})
-PRELIMINARY_KINDS = frozenset({Kind.CUFF_PRESSURE, Kind.INTERMEDIATE_TEMPERATURE})
 _BP_COMPONENTS = (Code.SYSTOLIC, Code.DIASTOLIC, Code.MEAN_ARTERIAL)
-_ABSENT = {
-    "nan": "not-a-number",
-    "nres": "error",
-    "+inf": "positive-infinity",
-    "-inf": "negative-infinity",
-    "reserved": "unknown",
-}
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 def _code_json(code: Code, kind: Kind) -> str:
@@ -123,7 +82,7 @@ def _code_json(code: Code, kind: Kind) -> str:
     if extra is not None:
         codings.append({"system": "http://loinc.org", "code": extra[0], "display": extra[1]})
     codings.append({"system": mdc.MDC_SYSTEM, "code": str(term.code), "display": term.name})
-    return _dumps({"coding": codings})
+    return dumps({"coding": codings})
 
 
 def _static(code: Code, kind: Kind) -> tuple[str, str, str]:
@@ -142,7 +101,7 @@ def _static(code: Code, kind: Kind) -> tuple[str, str, str]:
         {"coding": [{"system": OBS_CATEGORY, "code": mdc.category(code)}]},
         {"coding": [{"system": PHD_CATEGORY, "code": "phd"}]},
     ]
-    return _dumps(profiles), _dumps(category), _code_json(code, kind)
+    return dumps(profiles), dumps(category), _code_json(code, kind)
 
 
 _STATIC = {(code, kind): _static(code, kind) for code in Code for kind in Kind}
@@ -154,7 +113,7 @@ _TAGS = {
 
 
 def _mdc_code(term: mdc.Mdc) -> str:
-    return _dumps({"coding": [{"system": mdc.MDC_SYSTEM, "code": str(term.code),
+    return dumps({"coding": [{"system": mdc.MDC_SYSTEM, "code": str(term.code),
                                "display": term.name}]})  # fmt: skip
 
 
@@ -186,7 +145,7 @@ def bundle_json(
     an offset (the hub sets device clocks, so it knows)."""
     gateway = gateway_entry(hub)
     subject_url = patient_url(hub, patient)
-    entries = [_dumps(gateway), _dumps(_patient_entry(subject_url, patient))]
+    entries = [dumps(gateway), dumps(_patient_entry(subject_url, patient))]
     batch = _Batch(
         hub_prefix=_escaped(hub) + "/",
         context=(
@@ -203,9 +162,9 @@ def bundle_json(
         if ref is None:
             entry = device_entry(hub, reading.device, devices(reading.device))
             ref = refs[reading.device] = f'{{"reference":"{entry["fullUrl"]}"}}'
-            entries.append(_dumps(entry))
+            entries.append(dumps(entry))
         entries.extend(batch.entries(reading, ref))
-    head = _dumps(
+    head = dumps(
         {
             "resourceType": "Bundle",
             "identifier": {"system": BATCH_SYSTEM, "value": batch_id},
@@ -252,22 +211,22 @@ class _Batch:
             cts_url, cts = self._coincident(reading, ident, device, offset)
             out.append(cts)
             extensions += f',{{"url":"{CTS_EXT}","valueReference":{{"reference":"{cts_url}"}}}}'
-        status, interpretation, note = _status(reading)
+        result, interpretation, note = measurement_status(reading)
         level = reading.details.get("level")
         tag = _TAGS.get(level, "") if isinstance(level, str) else ""
         common = (
-            f'{extensions}],"status":"{status}",{self.subject},{effective},'
+            f'{extensions}],"status":"{result}",{self.subject},{effective},'
             f'"device":{device}{interpretation}{note}'
         )
         kind = reading.kind
         if kind is Kind.STREAM_BLOCK and reading.samples is not None:
             block = reading.samples
-            out.append(_entry(common, tag, ident, block.code, kind, _sampled(block)))
+            out.append(_entry(common, tag, ident, block.code, kind, sampled(block)))
             return out
         observations = reading.observations
         if kind is Kind.SUMMARY:
             out.extend(
-                _entry(common, tag, ident, o.code, kind, _value(o) + _summary_parts(reading))
+                _entry(common, tag, ident, o.code, kind, value(o) + summary_parts(reading))
                 for o in observations
             )
             return out
@@ -275,15 +234,15 @@ class _Batch:
             parts = [o for o in observations if o.code in _BP_COMPONENTS]
             if parts:
                 components = ",".join(
-                    f'{{"code":{_COMPONENT_CODE[o.code]},{_value(o)}}}' for o in parts
+                    f'{{"code":{_COMPONENT_CODE[o.code]},{value(o)}}}' for o in parts
                 )
-                value = f'"component":[{components}]'
-                out.append(_entry(common, tag, ident, Code.BP_PANEL, kind, value))
+                panel = f'"component":[{components}]'
+                out.append(_entry(common, tag, ident, Code.BP_PANEL, kind, panel))
                 observations = tuple(o for o in observations if o.code not in _BP_COMPONENTS)
-            bits = _bp_status_bits(reading.flags)
+            bits = bp_status_components(reading.flags)
             if bits:
                 out.append(_bits_entry(common, ident, bits))
-        out.extend(_entry(common, tag, ident, o.code, kind, _value(o)) for o in observations)
+        out.extend(_entry(common, tag, ident, o.code, kind, value(o)) for o in observations)
         return out
 
     def _effective(self, reading: Reading) -> tuple[str, float | None]:
@@ -292,11 +251,11 @@ class _Batch:
         if reading.kind is Kind.STREAM_BLOCK and reading.samples is not None:
             block = reading.samples
             end = block.start + timedelta(seconds=block.period_s * block.count)
-            return _period(block.start, end), None
+            return period(block.start, end), None
         if reading.kind is Kind.SUMMARY and "period_start" in details:
             start = datetime.fromisoformat(str(details["period_start"]))
             end = start + timedelta(seconds=float(details.get("period_s", 60)))
-            return _period(start, end), None
+            return period(start, end), None
         if reading.device_time is None:
             return f'"effectiveDateTime":"{reading.received.isoformat()}"', None
         offset = details.get("clock_offset_s")
@@ -327,41 +286,9 @@ class _Batch:
         )
 
 
-def _status(reading: Reading) -> tuple[str, str, str]:
-    """(status, interpretation fragment, note fragment) from the kind and the device flags."""
-    preliminary = reading.kind in PRELIMINARY_KINDS
-    if not reading.flags:
-        return ("preliminary" if preliminary else "final"), "", ""
-    codes = sorted({MEASUREMENT_STATUS[f] for f in reading.flags if f in MEASUREMENT_STATUS})
-    preliminary = preliminary or not PRELIMINARY_STATUS.isdisjoint(codes)
-    interpretation = (
-        ',"interpretation":['
-        + ",".join(f'{{"coding":[{{"system":"{MSMT_STATUS}","code":"{c}"}}]}}' for c in codes)
-        + "]"
-        if codes
-        else ""
-    )
-    other = sorted(
-        f
-        for f in reading.flags
-        if f not in MEASUREMENT_STATUS and f not in BP_STATUS_BITS and f not in TIME_FLAGS
-    )
-    note = f',"note":[{{"text":{_dumps("device status: " + ", ".join(other))}}}]' if other else ""
-    return ("preliminary" if preliminary else "final"), interpretation, note
-
-
-def _bp_status_bits(flags: frozenset[str]) -> list[tuple[int, str]]:
-    return sorted(BP_STATUS_BITS[f] for f in flags if f in BP_STATUS_BITS)
-
-
-def _bits_entry(common: str, ident: str, bits: list[tuple[int, str]]) -> str:
+def _bits_entry(common: str, ident: str, components: str) -> str:
     """A PhdBitsEnumerationObservation of the cuff's measurement-status bits that are set."""
     key = f"{ident}{BP_STATUS_CODE}"
-    components = ",".join(
-        f'{{"code":{{"coding":[{{"system":"{ASN1_SYSTEM}","code":"{BP_STATUS_CODE}.{bit}",'
-        f'"display":"{name}"}}]}},"valueBoolean":true}}'
-        for bit, name in bits
-    )
     return (
         f'{{"resource":{{"resourceType":"Observation","meta":{{"profile":["{PHD}'
         f'PhdBitsEnumerationObservation"]}},"category":[{{"coding":[{{"system":"{PHD_CATEGORY}",'
@@ -382,69 +309,6 @@ def _entry(common: str, tag: str, ident: str, code: Code, kind: Kind, value: str
         f'"request":{{"method":"POST","url":"Observation","ifNoneExist":'
         f'"identifier={READING_SYSTEM}|{key}"}}}}'
     )
-
-
-def _quantity(value: float, unit: str, code: Code | None = None) -> str:
-    """A UCUM Quantity; a code whose vital-signs profile fixes another unit is converted."""
-    wire = mdc.WIRE_UNIT.get(code) if code is not None else None
-    if wire is not None:
-        unit, factor = wire
-        value = round(value * factor, 6)
-    text = _dumps(unit)
-    return f'{{"value":{value!r},"unit":{text},"system":"{UCUM}","code":{text}}}'
-
-
-def _value(obs: Observation) -> str:
-    value = obs.value
-    if value is None:
-        reason = _ABSENT.get(obs.special or "", "unknown")
-    elif not math.isfinite(value):
-        reason = (
-            "not-a-number"
-            if math.isnan(value)
-            else "positive-infinity"
-            if value > 0
-            else ("negative-infinity")
-        )
-    else:
-        return f'"valueQuantity":{_quantity(value, obs.unit, obs.code)}'
-    return f'"dataAbsentReason":{{"coding":[{{"system":"{ABSENT_SYSTEM}","code":"{reason}"}}]}}'
-
-
-def _summary_parts(reading: Reading) -> str:
-    """Minimum, maximum and valid seconds of a per-minute summary, as components."""
-    details = reading.details
-    obs = reading.observations[0]
-    parts = [
-        f'{{"code":{{"coding":[{{"system":"{STATISTIC_SYSTEM}","code":"{stat}"}}]}},'
-        f'"valueQuantity":{_quantity(float(details[key]), obs.unit, obs.code)}}}'
-        for key, stat in (("min", "minimum"), ("max", "maximum"))
-        if isinstance(details.get(key), int | float)
-    ]
-    valid = details.get("valid_s")
-    if isinstance(valid, int | float):
-        parts.append(
-            f'{{"code":{{"coding":[{{"system":"{SUMMARY_SYSTEM}","code":"valid-seconds",'
-            f'"display":"Seconds with a valid sample"}}]}},'
-            f'"valueQuantity":{_quantity(valid, "s")}}}'
-        )
-    return f',"component":[{",".join(parts)}]' if parts else ""
-
-
-def _sampled(block: SampleBlock) -> str:
-    """valueSampledData of a stream block: one dimension, period in ms, "E" for a gap."""
-    values = struct.unpack(f"<{block.count}f", block.values)
-    data = " ".join("E" if v != v else format(v, ".6g") for v in values)
-    unit = _dumps(block.unit)
-    return (
-        f'"valueSampledData":{{"origin":{{"value":0,"unit":{unit},"system":"{UCUM}",'
-        f'"code":{unit}}},"period":{block.period_s * 1000!r},"factor":1,"dimensions":1,'
-        f'"data":"{data}"}}'
-    )
-
-
-def _period(start: datetime, end: datetime) -> str:
-    return f'"effectivePeriod":{{"start":"{start.isoformat()}","end":"{end.isoformat()}"}}'
 
 
 class _Zone:
@@ -475,7 +339,7 @@ def _escaped(text: str) -> str:
     the encoder."""
     if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
         return text
-    return _dumps(text)[1:-1]
+    return dumps(text)[1:-1]
 
 
 class BundleError(ValueError):

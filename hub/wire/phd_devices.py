@@ -8,9 +8,13 @@ was never written with made a FHIR server create a new Device for every batch.
 
 The System ID identifier (EUI-64) is the device's Bluetooth System ID when the device layer
 read it (`DeviceInfo.system_id`), else the EUI-64 the IEEE guidelines derive from an EUI-48
-(its two halves around FF-FE); a device with neither gets the all-zero id the guide reserves
-for that case. The hub's own EUI-64 is not known to this pure layer, so the gateway carries
-the zero id and is found by its hub id.
+(its two halves around FF-FE); a USB serial device has neither and goes without (PHD IG 2.0
+makes it optional). The hub's own EUI-64 is not known to this pure layer: the gateway is
+identified by its hub id.
+
+PHD IG 2.0 requires a PhdDevice's manufacturer, model number and at least one version. Until
+the device layer has read them from Device Information they are sent as present-but-unknown
+(the data-absent-reason extension on the primitive), never invented.
 """
 
 from __future__ import annotations
@@ -40,7 +44,8 @@ ASN1_SYSTEM = "http://terminology.hl7.org/CodeSystem/ASN1ToHL7"
 V2_BINARY = "http://terminology.hl7.org/CodeSystem/v2-0136"
 PHD_DEVICE = "http://hl7.org/fhir/uv/phd/StructureDefinition/PhdDevice"
 PHG_DEVICE = "http://hl7.org/fhir/uv/phd/StructureDefinition/PhgDevice"
-NO_SYSTEM_ID = "00-00-00-00-00-00-00-00"
+ABSENT = {"extension": [{"url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason",
+                          "valueCode": "unknown"}]}  # fmt: skip
 # The version of a 104xx specialization the device implements is not in the Bluetooth
 # services; the Bluetooth profiles map to version 1 of each specialization.
 SPECIALIZATION_VERSION = "1"
@@ -65,15 +70,15 @@ def lookup_identifier(hub: str, address: str) -> tuple[str, str]:
     return LOCAL_DEVICE_SYSTEM, f"{hub}/{address}"
 
 
-def system_id(address: str, info: DeviceInfo | None) -> str:
-    """The device's EUI-64 as dash-separated upper-case hex."""
+def system_id(address: str, info: DeviceInfo | None) -> str | None:
+    """The device's EUI-64 as dash-separated upper-case hex, when it has one."""
     if info is not None and info.system_id:
         raw = info.system_id.replace(":", "").replace("-", "").upper()
     elif _MAC.fullmatch(address):
         octets = address.replace(":", "").upper()
         raw = octets[:6] + "FFFE" + octets[6:]
     else:
-        return NO_SYSTEM_ID
+        return None
     return "-".join(raw[i : i + 2] for i in range(0, len(raw), 2))
 
 
@@ -95,29 +100,32 @@ def device_entry(hub: str, address: str, info: DeviceInfo | None) -> dict[str, A
     own: dict[str, Any] = {"system": system, "value": value}
     if system == BLUETOOTH_SYSTEM:
         own["type"] = {"coding": [{"system": DEVICE_ID_TYPE, "code": "BTMAC"}]}
+    eui64 = system_id(address, info)
+    info = info if info is not None else DeviceInfo(address)
     device: dict[str, Any] = {
         "resourceType": "Device",
         "meta": {"profile": [PHD_DEVICE]},
-        "identifier": [_sysid(system_id(address, info)), own],
+        "identifier": ([_sysid(eui64)] if eui64 else []) + [own],
         "type": _coding(PHD_TYPE),
+        "specialization": [
+            {
+                "systemType": _coding(SPECIALIZATIONS.get(info.kind, GENERIC_SPECIALIZATION)),
+                "version": SPECIALIZATION_VERSION,
+            }
+        ],
     }
-    kind = info.kind if info is not None else ""
-    spec = SPECIALIZATIONS.get(kind, GENERIC_SPECIALIZATION)
-    device["specialization"] = [{"systemType": _coding(spec), "version": SPECIALIZATION_VERSION}]
-    if info is not None:
-        if info.manufacturer:
-            device["manufacturer"] = info.manufacturer
-        if info.serial:
-            device["serialNumber"] = info.serial
-        if info.model:
-            device["modelNumber"] = info.model
-        versions = [
-            {"type": _coding(mdc), "value": getattr(info, field)}
-            for field, mdc in VERSION_TYPES
-            if getattr(info, field)
-        ]
-        if versions:
-            device["version"] = versions
+    for element, text in (("manufacturer", info.manufacturer), ("modelNumber", info.model)):
+        if text:
+            device[element] = text
+        else:
+            device["_" + element] = ABSENT
+    if info.serial:
+        device["serialNumber"] = info.serial
+    device["version"] = [
+        {"type": _coding(mdc), "value": getattr(info, field)}
+        for field, mdc in VERSION_TYPES
+        if getattr(info, field)
+    ] or [{"type": _coding(VERSION_TYPES[2][1]), "_value": ABSENT}]
     return {
         "fullUrl": device_url(hub, address),
         "resource": device,
@@ -134,8 +142,9 @@ def gateway_entry(hub: str) -> dict[str, Any]:
     device = {
         "resourceType": "Device",
         "meta": {"profile": [PHG_DEVICE]},
-        "identifier": [_sysid(NO_SYSTEM_ID), {"system": HUB_SYSTEM, "value": hub}],
+        "identifier": [{"system": HUB_SYSTEM, "value": hub}],
         "type": _coding(PHG_TYPE),
+        "specialization": [{"systemType": _coding(GENERIC_SPECIALIZATION)}],
         "manufacturer": "dho-hub",
         "modelNumber": "dho-hub",
         "version": [{"type": _coding(VERSION_TYPES[1][1]), "value": __version__}],
