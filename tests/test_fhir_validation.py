@@ -5,11 +5,14 @@ skips, when the validator is missing."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from fhir.resources.R4B.bundle import Bundle
 from fhir_support import (
     CUFF,
     PATIENT,
+    T0,
     bundle,
     claimed_vital_signs,
     every_kind,
@@ -71,6 +74,16 @@ def test_receiver_export_validates_whole(profile: str) -> None:
     (result,) = node_validate([(exported.bundle, [])])
     assert real_errors(result, exported.bundle) == []
     assert Bundle.model_validate(exported.bundle).type == "collection"
+
+
+def test_devices_before_device_information_was_read_are_valid() -> None:
+    from hub.wire.fhir import bundle_json
+
+    text = bundle_json("b-2", "hub-a", PATIENT, list(every_kind().values()), T0)
+    devices = [e["resource"] for e in json.loads(text)["entry"]
+               if e["resource"]["resourceType"] == "Device"]  # fmt: skip
+    assert all("_manufacturer" in d for d in devices if "PhdDevice" in str(d["meta"]))
+    assert [r for r in _validated(devices) if r[2]] == []
 
 
 def test_the_devices_of_a_batch() -> None:

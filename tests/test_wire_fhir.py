@@ -152,6 +152,17 @@ def test_phd_device_system_id_type_and_specialization() -> None:
     assert oximeter["identifier"][0]["value"] == "00-11-22-33-44-55-66-77"  # its System ID
 
 
+def test_phd_device_required_elements_present_or_data_absent() -> None:
+    text = fhir.bundle_json("b", HUB, PATIENT, [KINDS["spo2-continuous"]], T0)
+    (serial,) = [d for d in of_type(json.loads(text), "Device") if "PhdDevice" in str(d["meta"])]
+    absent = {"extension": [{"url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason",
+                             "valueCode": "unknown"}]}  # fmt: skip
+    assert serial["_manufacturer"] == absent and serial["_modelNumber"] == absent
+    assert serial["version"][0]["_value"] == absent and _codes(serial["type"], MDC) == ["65573"]
+    assert [i["system"] for i in serial["identifier"]] == [LOCAL_DEVICE_SYSTEM]  # no EUI-64
+    assert "manufacturer" not in serial and "modelNumber" not in serial
+
+
 def test_phd_device_lookup_uses_the_identifier_it_was_written_with() -> None:
     for entry in BATCH["entry"]:
         if entry["resource"]["resourceType"] != "Device":
