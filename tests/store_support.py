@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import signal
 import sqlite3
+import struct
 import subprocess
 import sys
 import time
@@ -14,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.ids import ReadingIds
-from hub.model import Code, Kind, Observation, Reading
+from hub.model import Code, Kind, Observation, Reading, SampleBlock
 from hub.store import KeySource, Store, StoreOptions
 
 T0 = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
@@ -51,6 +53,21 @@ def reading(
         observations=(Observation(code, value, unit),),
         flags=frozenset({"test"}),
         details=details if details is not None else extra,
+    )
+
+
+def stream_minute(start: datetime = T0, *, device: str = BAND, gaps: int = 3) -> Reading:
+    """One device stream's minute of 1 Hz heart rate as a STREAM_BLOCK reading, the last
+    `gaps` seconds missing."""
+    values = [60.0 + i % 7 for i in range(60 - gaps)] + [math.nan] * gaps
+    return Reading(
+        id=_ids.new(),
+        device=device,
+        kind=Kind.STREAM_BLOCK,
+        device_time=None,
+        received=start + timedelta(minutes=1),
+        observations=(),
+        samples=SampleBlock(Code.HEART_RATE, start, 1.0, struct.pack("<60f", *values)),
     )
 
 

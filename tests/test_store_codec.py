@@ -1,20 +1,19 @@
 import contextlib
+import dataclasses
 import math
+import struct
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hub.model import CODES, Code, Kind, Observation, Reading
+from hub.model import CODES, Code, Kind, Observation, Reading, SampleBlock
 from hub.store import codec
-from hub.store.codec import (
-    CodecError,
-    decode_reading,
-    decode_value,
-    encode_reading,
-    encode_value,
-)
+from hub.store import values as tagged
+from hub.store.codec import CodecError, decode_reading, encode_reading
+from hub.store.disk import DiskClass, disk_class
+from hub.store.values import decode_value, encode_value
 
 offsets = st.integers(-14 * 60, 14 * 60).map(lambda m: timezone(timedelta(minutes=m)))
 datetimes = st.datetimes(
@@ -56,7 +55,14 @@ def observations(draw: st.DrawFn) -> Observation:
     return Observation(code, None, unit, source, draw(st.sampled_from(["nan", "nres", "+inf"])))
 
 
-readings = st.builds(
+sample_blocks = st.builds(
+    SampleBlock,
+    code=st.sampled_from(list(Code)),
+    start=datetimes,
+    period_s=st.floats(min_value=1e-3, max_value=1e4),
+    values=st.binary(max_size=64).map(lambda b: b[: len(b) - len(b) % 4]),
+)
+plain_readings = st.builds(
     Reading,
     id=st.uuids().map(str),
     device=text,
@@ -67,6 +73,7 @@ readings = st.builds(
     flags=st.frozensets(text, max_size=3),
     details=st.dictionaries(text, values, max_size=4),
 )
+readings = st.builds(dataclasses.replace, plain_readings, samples=st.none() | sample_blocks)
 
 
 @settings(max_examples=300)
@@ -102,7 +109,9 @@ def test_garbage_never_raises_anything_but_codec_error(data: bytes) -> None:
 def test_truncated_or_extended_encodings_are_refused(
     r: Reading, version: str, data: st.DataObject
 ) -> None:
-    encoded = encode_reading(r) if version == "v2" else _encode_v1(r)
+    encoded = (
+        encode_reading(r) if version == "v2" else _encode_v1(dataclasses.replace(r, samples=None))
+    )
     cut = data.draw(st.integers(0, len(encoded) - 1))
     with pytest.raises(CodecError):
         decode_reading(encoded[:cut], id=r.id, device=r.device, kind=r.kind)
@@ -193,23 +202,23 @@ def test_version_1_bodies_still_decode() -> None:
 def _encode_v1(r: Reading) -> bytes:
     """The version 1 layout: varint times, observation count, observations, flag count."""
     out = bytearray((1,))
-    codec._put_datetime(out, r.received)
+    tagged.put_datetime(out, r.received)
     if r.device_time is None:
         out.append(0)
     else:
-        codec._put_datetime(out, r.device_time)
-    codec._put_uint(out, len(r.observations))
+        tagged.put_datetime(out, r.device_time)
+    tagged.put_uint(out, len(r.observations))
     for obs in r.observations:
         codec._put_observation(out, obs)
-    codec._put_uint(out, len(r.flags))
+    tagged.put_uint(out, len(r.flags))
     for flag in sorted(r.flags):
-        codec._put_str(out, flag)
-    codec._put_value(out, dict(r.details), 0)
+        tagged.put_str(out, flag)
+    tagged.put_value(out, dict(r.details), 0)
     return bytes(out)
 
 
 @settings(max_examples=200)
-@given(readings)
+@given(plain_readings)
 def test_version_1_and_2_decode_to_the_same_reading(r: Reading) -> None:
     v1, v2 = _encode_v1(r), encode_reading(r)
     assert v1[0] == 1 and v2[0] == 2
@@ -220,8 +229,8 @@ def test_version_1_and_2_decode_to_the_same_reading(r: Reading) -> None:
 
 
 @settings(max_examples=300)
-@given(st.binary(max_size=120), st.sampled_from([1, 2]))
-def test_garbage_after_either_version_byte_is_a_codec_error(data: bytes, version: int) -> None:
+@given(st.binary(max_size=120), st.sampled_from([1, 2, 3]))
+def test_garbage_after_any_version_byte_is_a_codec_error(data: bytes, version: int) -> None:
     with contextlib.suppress(CodecError):
         decode_reading(bytes([version]) + data, id="x", device="d", kind=Kind.WEIGHT)
 
@@ -269,3 +278,75 @@ def test_many_flags_or_observations_use_wide_counts_up_to_a_limit() -> None:
                        frozenset(f"f{i}" for i in range(70_000)))  # fmt: skip
     with pytest.raises(CodecError, match="more than"):
         encode_reading(too_many)
+
+
+# Written by the version 2 encoder (before sample blocks): must decode, and encode the same.
+_V2_FULL = bytes.fromhex(
+    "0207bac4023cc260060000a493d60000000040e37712c3600600030102070000000000405e40036b5061"
+    "0302046e72657305030000000000c04e400f6972726567756c61722d70756c73650902056c6576656c05"
+    "0679656c6c6f770272720b02ec51b81e85ebe93f48e17a14ae47e93f"
+)
+# A stream-minute (version 3): six SpO2 samples at 1 Hz, two of them gaps (NaN).
+_V3_BLOCK = bytes.fromhex(
+    "0302001fbf15c36006000000060200982b12c3600600000000000000f03f060000c2420000c1420000c07f"
+    "0000c07f0000c4420080c2420901056c6576656c0505677265656e"
+)
+
+
+def test_version_2_golden_bytes_decode_and_encode_unchanged() -> None:
+    r = decode_reading(_V2_FULL, id="i", device="C0:11", kind=Kind.BLOOD_PRESSURE)
+    assert r.received == datetime(2026, 11, 21, 6, 0, 7, 250, tzinfo=timezone(timedelta(hours=1)))
+    assert r.device_time == datetime(2026, 11, 21, 6, 0, 5)
+    assert r.observations == (
+        Observation(Code.SYSTOLIC, 121.0, "mm[Hg]", "kPa"),
+        Observation(Code.DIASTOLIC, None, "mm[Hg]", special="nres"),
+        Observation(Code.HEART_RATE, 61.5, "/min"),
+    )
+    assert (r.flags, r.details, r.samples) == (
+        {"irregular-pulse"},
+        {"level": "yellow", "rr": (0.81, 0.79)},
+        None,
+    )
+    assert encode_reading(r) == _V2_FULL
+
+
+def test_a_stream_minute_block_keeps_its_float32_bytes_and_gaps() -> None:
+    r = decode_reading(_V3_BLOCK, id="j", device="C0:12", kind=Kind.STREAM_BLOCK)
+    assert r.samples is not None
+    assert (r.samples.code, r.samples.start, r.samples.period_s, r.samples.count) == (
+        Code.SPO2,
+        datetime(2026, 11, 21, 6, 0, tzinfo=UTC),
+        1.0,
+        6,
+    )
+    got = struct.unpack("<6f", r.samples.values)
+    assert [v for v in got if not math.isnan(v)] == [97.0, 96.5, 98.0, 97.25]
+    assert [math.isnan(v) for v in got] == [False, False, True, True, False, False]
+    assert (r.received, r.observations, r.details) == (
+        datetime(2026, 11, 21, 6, 1, tzinfo=UTC),
+        (),
+        {"level": "green"},
+    )
+    assert encode_reading(r) == _V3_BLOCK
+    assert disk_class(r) is DiskClass.RAW
+
+
+def test_a_minute_of_1_hz_samples_costs_its_float32s_and_a_few_bytes() -> None:
+    start = datetime(2026, 11, 21, 6, 0, tzinfo=UTC)
+    block = SampleBlock(Code.HEART_RATE, start, 1.0, struct.pack("<60f", *range(60)))
+    r = Reading("k", "d", Kind.STREAM_BLOCK, None, start + timedelta(minutes=1), (), samples=block)
+    without = dataclasses.replace(r, samples=None)
+    assert len(encode_reading(r)) - len(encode_reading(without)) <= 60 * 4 + 20
+    assert decode_reading(encode_reading(r), id="k", device="d", kind=r.kind) == r
+
+
+def test_a_block_with_a_bad_period_or_time_form_is_a_codec_error() -> None:
+    good = bytearray(_V3_BLOCK)
+    form_at = 2 + 8 + 2 + 1  # version, shape, receive time, counts; then the block's code tag
+    bad_form = bytes(good[:form_at]) + b"\x07" + bytes(good[form_at + 1 :])
+    with pytest.raises(CodecError, match="time form"):
+        decode_reading(bad_form, id="j", device="d", kind=Kind.STREAM_BLOCK)
+    at = _V3_BLOCK.index(struct.pack("<d", 1.0))
+    zero_period = _V3_BLOCK[:at] + struct.pack("<d", 0.0) + _V3_BLOCK[at + 8 :]
+    with pytest.raises(CodecError, match="period"):
+        decode_reading(zero_period, id="j", device="d", kind=Kind.STREAM_BLOCK)

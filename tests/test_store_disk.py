@@ -1,7 +1,7 @@
 import sqlite3
 from pathlib import Path
 
-from store_support import PLENTY, open_store, readings
+from store_support import PLENTY, open_store, readings, stream_minute
 
 from hub.model import EventKind, Kind
 
@@ -38,9 +38,11 @@ def test_under_the_floor_raw_streams_go_first_and_unacknowledged_rows_stay(
         free[0] = 100 * MB
         new_spot = readings(3, Kind.BLOOD_PRESSURE)
         new_summary = readings(1, Kind.SUMMARY)
-        new_raw = readings(5, Kind.HEART_RATE) + readings(
-            2, Kind.SUMMARY, details={"samples": (0.1, 0.2)}
-        )
+        new_raw = [
+            *readings(5, Kind.HEART_RATE),
+            *readings(2, Kind.SUMMARY, details={"samples": (0.1, 0.2)}),
+            stream_minute(),
+        ]
         store.add(new_spot + new_raw + new_summary)
         assert store.flush() == [r.id for r in new_spot + new_summary]
 
@@ -48,7 +50,7 @@ def test_under_the_floor_raw_streams_go_first_and_unacknowledged_rows_stay(
         assert not stored & acked  # acknowledged rows purged early, retention or not
         assert stored == {r.id for r in waiting_raw + waiting_spot + new_spot + new_summary}
         status = store.status()
-        assert (status.disk_low, status.shed) == (True, 7)
+        assert (status.disk_low, status.shed) == (True, 8)
         low_events = [e for e in store.events().items if e.kind is EventKind.STATUS]
         assert len(low_events) == 1 and "raw waveforms" in low_events[0].message
 

@@ -4,7 +4,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from store_support import BAND, CUFF, T0, open_store, reading, readings
+from store_support import BAND, CUFF, T0, open_store, reading, readings, stream_minute
 
 from hub.model import DeviceInfo, Event, EventKind, Kind, Level
 from hub.store import Purged, Store, StoreError
@@ -51,6 +51,16 @@ def test_batches_come_out_in_id_order_per_stream(tmp_path: Path) -> None:
         assert [r for r in out if r.device == CUFF] == cuff
         assert [r for r in out if r.device == BAND] == band
         assert store.next_batch(4) is None
+
+
+def test_stream_minute_blocks_go_out_as_they_came_in(tmp_path: Path) -> None:
+    with open_store(tmp_path) as store:
+        minutes = [stream_minute(T0 + timedelta(minutes=m)) for m in range(3)]
+        store.add([*minutes, reading()], urgent=True)
+        batch = store.next_batch(10)
+        assert batch is not None and batch.readings[:3] == tuple(minutes)
+        assert batch.readings[0].samples == minutes[0].samples
+        assert store.readings([minutes[1].id]).items == (minutes[1],)
 
 
 def test_unacknowledged_batch_is_resent_with_the_same_id_and_sequence(tmp_path: Path) -> None:

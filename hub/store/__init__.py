@@ -14,11 +14,11 @@ from hub.store.api import (
     StoreOptions,
     StoreStatus,
 )
-from hub.store.codec import CodecError
 from hub.store.erase import Erased, erase
 from hub.store.keys import KeyFileError, KeyRing, KeySource, MissingKeyError, WrongKeyError
 from hub.store.owner import StoreOwner
 from hub.store.store import Store
+from hub.store.values import CodecError
 
 __all__ = [
     "Batch",

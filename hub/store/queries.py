@@ -13,11 +13,11 @@ from datetime import datetime
 
 from hub.model import Kind, Reading
 from hub.store.api import Problem, ReadResult
-from hub.store.codec import CodecError
 from hub.store.crypto import AuthError
 from hub.store.schema import ACKED
 from hub.store.sealing import Seals, id_bytes, row_label
 from hub.store.session import from_ms, ms
+from hub.store.values import CodecError
 
 _IN_CHUNK = 500
 

@@ -11,10 +11,10 @@ from datetime import datetime
 
 from hub.model import DeviceInfo, Event, EventKind, Level
 from hub.store.api import ConfigRecord, DeviceRecord, Problem, ReadResult
-from hub.store.codec import CodecError, decode_value, encode_value
 from hub.store.crypto import AuthError
 from hub.store.sealing import DEVICES, EVENTS, row_label
 from hub.store.session import Session, from_ms, ms
+from hub.store.values import CodecError, decode_value, encode_value
 
 
 def record_device(

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from hub.model import Kind, Reading
-from hub.store.codec import CodecError, decode_reading
+from hub.store.codec import decode_reading
 from hub.store.crypto import NONCE_BYTES, AuthError, Sealer, associated_data
 from hub.store.keys import KeyRing, KeySource, MissingKeyError, WrongKeyError
+from hub.store.values import CodecError
 
 _KEY_CHECK = b"hub-store key check"
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")

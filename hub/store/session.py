@@ -20,12 +20,12 @@ from hub.gcpause import gc_paused
 from hub.ids import ReadingIds
 from hub.model import Event, EventKind, Reading
 from hub.store.api import StoreFullError
-from hub.store.codec import CodecError, encode_value
 from hub.store.counts import StateCounts, count_states
 from hub.store.crypto import AuthError
 from hub.store.keys import KeyRing, KeySource
 from hub.store.schema import UNREADABLE
 from hub.store.sealing import EVENTS, READINGS, Seals, Table, row_label
+from hub.store.values import CodecError, encode_value
 
 log = logging.getLogger(__name__)
 
