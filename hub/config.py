@@ -11,6 +11,8 @@ must be able to fix it from the message.
 from __future__ import annotations
 
 import dataclasses
+import itertools
+import math
 import re
 import tomllib
 import types
@@ -19,7 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from hub.model import Code
+
 DEFAULT_PATH = Path("/etc/hub/hub.toml")
+# Written by `hub identity import` under [hub] data_dir (hub.identity.files).
+IDENTITY_UPLINK = Path("identity/current/uplink.toml")
 
 _MAC = r"^[0-9A-F]{2}(:[0-9A-F]{2}){5}$"
 _DEVICE_ID = r"^[A-Za-z0-9][A-Za-z0-9:._-]{0,63}$"
@@ -165,6 +171,38 @@ class TriageSection:
     stale_s: float = field(default=600.0, metadata=_range(10, 86_400))
 
 
+_BOUND = _range(-1e6, 1e6)
+
+
+@dataclass(frozen=True)
+class ThresholdEntry:
+    """A per-patient band for one LOINC code, replacing the pathway's band for that code
+    (`hub.signal.rules.Band`): at or beyond a red bound is red, else at or beyond a yellow
+    bound is yellow, else green. The hospital sets these; the file's are the fallback."""
+
+    code: str = field(metadata={"pattern": r"^[0-9]{1,7}-[0-9]$", "doc": "a LOINC code"})
+    red_low: float | None = field(default=None, metadata=_BOUND)
+    yellow_low: float | None = field(default=None, metadata=_BOUND)
+    yellow_high: float | None = field(default=None, metadata=_BOUND)
+    red_high: float | None = field(default=None, metadata=_BOUND)
+
+    def validate(self) -> None:
+        if self.code not in _CODES:
+            raise Invalid("code", f"{self.code!r} is not a code the hub measures")
+        order = [
+            (name, value)
+            for name in ("red_low", "yellow_low", "yellow_high", "red_high")
+            if (value := getattr(self, name)) is not None
+        ]
+        if not order:
+            raise Invalid("code", "a threshold needs at least one bound")
+        for (low_name, low), (high_name, high) in itertools.pairwise(order):
+            strict = low_name.endswith("low") and high_name.endswith("high")
+            if high < low or (strict and high == low):
+                raise Invalid(high_name, f"must be above {low_name} ({low:g}), got {high:g}")
+
+
+_CODES = frozenset(code.value for code in Code)
 _HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 
 ScheduleKind = Literal["blood-pressure", "spo2-spot", "weight", "glucose", "temperature"]
@@ -190,6 +228,7 @@ class Config:
     ble: BleSection = BleSection()
     patient: PatientSection = PatientSection()
     triage: TriageSection = TriageSection()
+    thresholds: tuple[ThresholdEntry, ...] = ()
     devices: tuple[DeviceEntry, ...] = ()
     schedule: tuple[ScheduleEntry, ...] = ()
 
@@ -205,7 +244,18 @@ def load(path: Path | str = DEFAULT_PATH) -> Config:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(source, "", f"cannot read the file ({exc})") from exc
-    return loads(text, source)
+    config = loads(text, source)
+    identity = config.hub.data_dir / IDENTITY_UPLINK
+    if not identity.is_file():
+        return config
+    # The identity `hub identity import` wrote fills the [uplink] keys this file leaves out.
+    try:
+        imported = tomllib.loads(identity.read_text(encoding="utf-8")).get("uplink", {})
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(str(identity), "", f"cannot read the imported identity ({exc})") from exc
+    raw = tomllib.loads(text)
+    raw["uplink"] = {**imported, **raw.get("uplink", {})}
+    return build(Config, raw, source, "")
 
 
 def loads(text: str, source: str = "<config>") -> Config:
@@ -269,7 +319,7 @@ def _convert(hint: Any, spec: dataclasses.Field[Any], value: Any, source: str, k
         return value
     if hint in (int, float):
         ok = isinstance(value, int) if hint is int else isinstance(value, int | float)
-        if isinstance(value, bool) or not ok:
+        if isinstance(value, bool) or not ok or not math.isfinite(value):
             raise ConfigError(source, key, f"expected {_describe(hint, spec)}, got {_show(value)}")
         lo, hi = spec.metadata.get("min"), spec.metadata.get("max")
         if (lo is not None and value < lo) or (hi is not None and value > hi):

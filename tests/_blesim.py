@@ -12,6 +12,7 @@ from hub.ble.manager import DeviceManager
 from hub.ble.pairing import Pairer
 from hub.ble.session import SessionOptions
 from hub.config import BleSection, Config, DeviceEntry, HubSection
+from hub.ids import IdMinter
 from hub.model import DeviceInfo, Event, EventKind, Reading
 from hub.sim.air import VirtualAir
 from hub.sim.backend import bleak_backend, hub_adapter
@@ -63,6 +64,7 @@ async def running(
         cfg,
         backend=bleak_backend(adapter),
         clock_synced=clock_synced,
+        ids=IdMinter(bytes(32)),
         session_options=SessionOptions(idle_s=idle_s, racp_timeout_s=10.0, gatt_timeout_s=5.0),
         backoff_base_s=0.05,
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 
 import pytest
 from bleak.exc import BleakError, BleakGATTProtocolError
@@ -12,11 +11,9 @@ from hypothesis import strategies as st
 
 from hub.ble import uuids
 from hub.ble.backoff import reconnect_delay
-from hub.ble.dedup import RecordIds, record_key
 from hub.ble.pairing import StaticPasskeys, needs_pairing
 from hub.ble.slots import ConnectionSlots
 from hub.ble.state import TRANSITIONS, DeviceState, TransitionError, advance
-from hub.model import Code, Kind, Measurement, Observation
 
 
 @given(
@@ -57,30 +54,6 @@ def test_state_machine_refuses_impossible_changes() -> None:
     with pytest.raises(TransitionError):
         advance(DeviceState.STOPPED, DeviceState.WAITING)
     assert set(TRANSITIONS) == set(DeviceState)
-
-
-def _bp(minute: int | None, systolic: float = 120.0, sequence: int | None = None) -> Measurement:
-    time = None if minute is None else datetime(2026, 1, 1, 8, minute)
-    details = {} if sequence is None else {"sequence": sequence}
-    obs = (Observation(Code.SYSTOLIC, systolic, "mm[Hg]"),)
-    return Measurement(Kind.BLOOD_PRESSURE, time, obs, details=details)
-
-
-def test_record_ids_are_stable_for_repeats_and_new_for_new_records() -> None:
-    counter = iter(range(100))
-    ids = RecordIds(lambda: f"id-{next(counter)}", capacity=2)
-    first, seen = ids.id_for(_bp(1))
-    assert not seen
-    assert ids.id_for(_bp(1)) == (first, True)
-    assert ids.id_for(_bp(1, systolic=121.0))[0] != first  # same time, other values
-    assert ids.id_for(_bp(None, sequence=7))[1] is False
-    assert ids.id_for(_bp(None, sequence=7))[1] is True
-    live = [ids.id_for(_bp(None))[0] for _ in range(3)]
-    assert len(set(live)) == 3  # no time, no sequence: never a duplicate
-    assert record_key(_bp(None)) is None
-    ids.id_for(_bp(2))
-    ids.id_for(_bp(3))
-    assert ids.id_for(_bp(1))[1] is False  # forgotten beyond capacity
 
 
 def test_uuid_helpers() -> None:

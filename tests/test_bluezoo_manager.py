@@ -19,6 +19,7 @@ from hub.ble.manager import BleakBackend, DeviceManager
 from hub.ble.pairing import StaticPasskeys
 from hub.ble.profiles import blood_pressure, heart_rate
 from hub.ble.session import SessionOptions
+from hub.ids import IdMinter
 from hub.model import Code
 from hub.sim.bluez_peripheral import BluezPeripheral
 
@@ -38,6 +39,7 @@ async def _through_bluez(kind: str, frames: list[bytes]) -> Collected:
         cfg,
         backend=BleakBackend.bluez("hci0"),
         clock_synced=lambda: False,
+        ids=IdMinter(bytes(32)),
         session_options=SessionOptions(idle_s=60.0, gatt_timeout_s=10.0),
     )
     out = Collected()

@@ -12,7 +12,7 @@ from typing import Any
 
 from waiting import until
 
-from hub.model import EventKind
+from hub.model import EventKind, Reading
 from hub.testbed.hub_side import DemoHub
 from hub.testbed.patient import CUFF, OXIMETER, SCALE, Script
 
@@ -74,36 +74,50 @@ def test_scan_pair_clock_correction_and_schedule(tmp_path: Path) -> None:
             housekeeping_s=0.2,
         )
 
-    def missed_events(demo: DemoHub) -> list[Any]:
+    async def missed_events(demo: DemoHub) -> list[Any]:
         assert demo.daemon is not None and demo.daemon.store is not None
         return [
             e
-            for e in demo.daemon.store.events().items
+            for e in (await demo.daemon.store.events()).items
             if e.kind is EventKind.MEASUREMENT_MISSED and e.details.get("kind") == "weight"
         ]
 
+    async def stored(demo: DemoHub, reading_id: str) -> Reading | None:
+        assert demo.daemon is not None and demo.daemon.store is not None
+        found = (await demo.daemon.store.readings([reading_id])).items
+        return found[0] if found else None
+
     async def scenario() -> None:
         async with hub() as demo:
-            daemon = demo.daemon
-            assert daemon is not None and daemon.store is not None
-            store = daemon.store
-            await until(lambda: len(daemon.spot_ids[CUFF]) >= 1, "a cuff reading")
-            first = sorted(daemon.spot_ids[CUFF])[0]
-            await until(lambda: bool(store.readings([first]).items), "it committed")
-            before = store.readings([first]).items[0]
-            assert before.details["clock_sync"] == "unsynced"
-            assert missed_events(demo) == []  # no schedule judged on an unsynced clock
+            records = demo.intake.records
+            await until(lambda: len(records[CUFF]) >= 1, "a cuff reading")
+            first = sorted(records[CUFF])[0]
+
+            async def committed() -> bool:
+                return await stored(demo, first) is not None
+
+            await until(committed, "it committed")
+            before = await stored(demo, first)
+            assert before is not None and before.details["clock_sync"] == "unsynced"
+            assert await missed_events(demo) == []  # no schedule judged on an unsynced clock
 
             synced["now"] = True
-            await until(
-                lambda: "hub-clock-corrected" in store.readings([first]).items[0].flags,
-                "the receive time corrected",
-            )
-            after = store.readings([first]).items[0]
+
+            async def corrected() -> bool:
+                after = await stored(demo, first)
+                return after is not None and "hub-clock-corrected" in after.flags
+
+            await until(corrected, "the receive time corrected")
+            after = await stored(demo, first)
+            assert after is not None
             assert abs((after.received - before.received).total_seconds()) < 5
+
             # yesterday's and today's slots were both missed: each reported once
-            await until(lambda: len(missed_events(demo)) == 2, "the missed weight slots")
-            keys = {e.details["key"] for e in missed_events(demo)}
+            async def two_missed() -> bool:
+                return len(await missed_events(demo)) == 2
+
+            await until(two_missed, "the missed weight slots")
+            keys = {e.details["key"] for e in await missed_events(demo)}
             assert len(keys) == 2
 
             found = await call(sock, "scan", seconds=1.5)
@@ -116,12 +130,22 @@ def test_scan_pair_clock_correction_and_schedule(tmp_path: Path) -> None:
             assert paired == {"id": 1, "ok": True, "result": {"paired": SCALE}}
             bad = await call(sock, "pair", address=SCALE, passkey=1_000_000)
             assert not bad["ok"] and "passkey" in bad["error"]
+            nothing = await call(sock, "unassign", address="C0:00:00:00:00:99")
+            assert not nothing["ok"] and "no device" in nothing["error"]
 
         async with hub() as demo:  # a restart reports no slot twice
             daemon = demo.daemon
             assert daemon is not None
-            await until(lambda: daemon.counters["schedule-checks"] >= 3, "schedule checks")
-            assert {e.details["key"] for e in missed_events(demo)} == keys
-            assert len(missed_events(demo)) == 2
+            checks: set[str] = set()
+
+            async def three_checks() -> bool:
+                checked = (await daemon.status())["schedule"]["last_check"]
+                if checked is not None:
+                    checks.add(checked)
+                return len(checks) >= 3
+
+            await until(three_checks, "schedule checks")
+            assert {e.details["key"] for e in await missed_events(demo)} == keys
+            assert len(await missed_events(demo)) == 2
 
     asyncio.run(scenario())

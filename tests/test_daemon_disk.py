@@ -45,30 +45,37 @@ def test_full_disk_sheds_raw_streams_only(tmp_path: Path) -> None:
         ) as demo:
             daemon = demo.daemon
             assert daemon is not None and daemon.store is not None
-            store = daemon.store
-            await until(lambda: daemon.counters["readings"] >= 6, "readings with room")
-            await daemon.flushed()
-            store.flush()
-            before = store.reading_ids()
+            store, intake = daemon.store, demo.intake
+            await until(lambda: len(intake.measured_ids) >= 4, "readings with room")
+            await store.flush()
+            before = {r.id for r in (await store.readings()).items}
             free["bytes"] = 1 * 2**20  # 1 MB free, floor 64 MB
+            records_before = {a: len(intake.records[a]) for a in (CUFF, SCALE)}
             await until(
-                lambda: len(daemon.spot_ids[CUFF]) >= 3 and len(daemon.spot_ids[SCALE]) >= 2,
+                lambda: (
+                    len(intake.records[CUFF]) >= records_before[CUFF] + 2
+                    and len(intake.records[SCALE]) >= records_before[SCALE] + 1
+                ),
                 "spot records under the floor",
             )
-            await until(lambda: store.status().shed >= 4, "raw samples shed")
+            await daemon.quiesce()  # closes the minutes in progress: their blocks are shed
+
+            async def shed() -> bool:
+                return (await store.status()).shed >= 2
+
+            await until(shed, "raw sample blocks shed")
             status = await daemon.status()
             assert status["disk"]["low"] is True
-            assert status["disk"]["raw_shed"] >= 4
-            await daemon.quiesce()
-            store.flush()
-            kept = store.reading_ids()
-            assert before <= kept  # nothing unacknowledged was deleted
-            readings = store.readings(kept - before).items
-            kinds = {r.kind for r in readings}
+            assert status["disk"]["raw_shed"] >= 2
+            await store.flush()
+            after = await store.readings()
+            assert before <= {r.id for r in after.items}  # nothing unacknowledged was deleted
+            new = [r for r in after.items if r.id not in before]
+            kinds = {r.kind for r in new}
             assert Kind.BLOOD_PRESSURE in kinds and Kind.WEIGHT in kinds
-            assert not kinds & {Kind.HEART_RATE, Kind.SPO2_CONTINUOUS}  # raw shed first
-            assert {r.device for r in readings if r.kind is Kind.SUMMARY} <= {OXIMETER, BAND}
-            events = store.events().items
+            assert Kind.STREAM_BLOCK not in kinds  # raw shed first
+            assert {r.device for r in new if r.kind is Kind.SUMMARY} == {OXIMETER, BAND}
+            events = (await store.events()).items
             assert any(e.kind is EventKind.STATUS and "disk space low" in e.message for e in events)
 
     asyncio.run(scenario())

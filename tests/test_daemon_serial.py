@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import numpy as np
 import pytest
 from test_daemon_control import call
 from waiting import until
@@ -47,18 +48,15 @@ def plug_in(port: Path, spo2: int) -> PtyOximeter:
     return device
 
 
-def stored(daemon: Daemon, kind: Kind) -> list[Reading]:
+async def stored(daemon: Daemon, kind: Kind) -> list[Reading]:
     assert daemon.store is not None
-    store = daemon.store
-    store.flush()
-    return [r for r in store.readings(store.reading_ids()).items if r.kind is kind]
+    await daemon.store.flush()
+    return [r for r in (await daemon.store.readings()).items if r.kind is kind]
 
 
-def saw(daemon: Daemon, spo2: float) -> bool:
-    return any(
-        r.device == OXI and r.value_of(Code.SPO2) == spo2
-        for r in stored(daemon, Kind.SPO2_CONTINUOUS)
-    )
+def saw(demo: DemoHub, spo2: float) -> bool:
+    last = demo.intake.last.get(OXI)
+    return last is not None and last.value_of(Code.SPO2) == spo2
 
 
 async def state(daemon: Daemon) -> list[tuple[str, str]]:
@@ -66,7 +64,7 @@ async def state(daemon: Daemon) -> list[tuple[str, str]]:
 
 
 def lost(daemon: Daemon) -> list[Event]:
-    return [e for e in daemon.recent if e.kind is EventKind.ERROR and e.device == OXI]
+    return [e for e in daemon.events.recent if e.kind is EventKind.ERROR and e.device == OXI]
 
 
 @pytest.mark.slow
@@ -81,7 +79,7 @@ def test_serial_oximeter_unplugged_and_plugged_back(tmp_path: Path) -> None:
         async with DemoHub(config, tmp_path / "flash") as demo:
             daemon = demo.daemon
             assert daemon is not None
-            await until(lambda: saw(daemon, 97.0), "readings from the serial oximeter")
+            await until(lambda: saw(demo, 97.0), "readings from the serial oximeter")
             assert await state(daemon) == [(OXI, "connected")]
 
             port.unlink()  # the cable pulled
@@ -92,7 +90,7 @@ def test_serial_oximeter_unplugged_and_plugged_back(tmp_path: Path) -> None:
 
             device = plug_in(port, spo2=93)  # plugged back in: a new tty behind the same link
             try:
-                await until(lambda: saw(daemon, 93.0), "readings after re-plugging")
+                await until(lambda: saw(demo, 93.0), "readings after re-plugging")
                 assert await state(daemon) == [(OXI, "connected")]
                 assert len(lost(daemon)) == 1  # retries while unplugged are not reported each
 
@@ -119,11 +117,12 @@ def test_serial_oximeter_unplugged_and_plugged_back(tmp_path: Path) -> None:
                 await until(lambda: len(lost(daemon)) == 2, "the missing port reported")
                 assert await state(daemon) == [(OXI, "port-missing")]
                 device = plug_in(port, spo2=95)
-                await until(lambda: saw(daemon, 95.0), "readings once plugged in")
+                await until(lambda: saw(demo, 95.0), "readings once plugged in")
                 assert await state(daemon) == [(OXI, "connected")]
 
                 await daemon.quiesce()  # the minute in progress summarised
-                summaries = stored(daemon, Kind.SUMMARY)
+                summaries = await stored(daemon, Kind.SUMMARY)
+                blocks = await stored(daemon, Kind.STREAM_BLOCK)
             finally:
                 await device.stop()
         assert {(s.device, s.observations[0].code) for s in summaries} == {
@@ -132,5 +131,14 @@ def test_serial_oximeter_unplugged_and_plugged_back(tmp_path: Path) -> None:
         }
         spo2 = [s.value_of(Code.SPO2) for s in summaries if s.observations[0].code is Code.SPO2]
         assert all(v is not None and 93.0 <= v <= 97.0 for v in spo2)
+        # the raw seconds kept as blocks of samples: every value the oximeter sent, gaps NaN
+        raw = {
+            float(v)
+            for b in blocks
+            if b.samples is not None and b.samples.code is Code.SPO2
+            for v in np.frombuffer(b.samples.values, "<f4")
+            if not np.isnan(v)
+        }
+        assert raw == {97.0, 93.0, 95.0}
 
     asyncio.run(scenario())

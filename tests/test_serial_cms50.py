@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from serial.tools.list_ports_common import ListPortInfo
 
+from hub.ids import IdMinter
 from hub.model import Code, Kind, Reading
 from hub.serial import cms50
 from hub.serial.devices import resolve
@@ -117,7 +118,7 @@ def test_pty_session_resynchronises_after_garbage() -> None:
     async def scenario() -> None:
         device = PtyOximeter(spo2=97, pulse=68)
         device.start()
-        reader = SerialOximeter(device.path, device="cms50d", period_s=0.2)
+        reader = SerialOximeter(device.path, device="cms50d", ids=IdMinter(bytes(32)), period_s=0.2)
         readings: asyncio.Queue[Reading] = asyncio.Queue()
         task = asyncio.create_task(reader.run(readings))
         try:

@@ -42,14 +42,13 @@ from bleak.exc import BleakError
 
 from hub.ble import uuids
 from hub.ble.backoff import reconnect_delay
-from hub.ble.dedup import RecordIds
 from hub.ble.pairing import PairingError
 from hub.ble.profiles import DecodeError, decode
 from hub.ble.session import Session, SessionOptions
 from hub.ble.slots import ConnectionSlots
 from hub.ble.state import DeviceState, advance
 from hub.config import Config, DeviceEntry
-from hub.ids import ReadingIds
+from hub.ids import IdMinter
 from hub.model import DeviceInfo, Event, EventKind, Measurement, Reading
 
 log = logging.getLogger(__name__)
@@ -88,7 +87,6 @@ class DeviceStats:
     connects: int = 0
     failures: int = 0
     readings: int = 0
-    duplicates: int = 0
     malformed: int = 0
     clock_sets: int = 0  # Current Time written (only from a synchronised hub clock)
     downloads: int = 0  # stored-record downloads that completed
@@ -98,7 +96,6 @@ class DeviceStats:
 @dataclass
 class _Tracked:
     entry: DeviceEntry
-    ids: RecordIds
     seen: asyncio.Event = field(default_factory=asyncio.Event)
     ble_device: BLEDevice | None = None
     last_sequence: int | None = None
@@ -132,7 +129,7 @@ class DeviceManager:
         *,
         backend: BleakBackend,
         clock_synced: Callable[[], bool],
-        ids: ReadingIds | None = None,
+        ids: IdMinter,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         session_options: SessionOptions | None = None,
         backoff_base_s: float = 1.0,
@@ -146,11 +143,9 @@ class DeviceManager:
         self._session_options = session_options or SessionOptions()
         self._backoff_base_s = backoff_base_s
         self._rand = rand
-        new_id = (ids or ReadingIds()).new
+        self._ids = ids
         self._devices = {
-            entry.address: _Tracked(entry, RecordIds(new_id))
-            for entry in config.devices
-            if entry.transport == "ble"
+            entry.address: _Tracked(entry) for entry in config.devices if entry.transport == "ble"
         }
         self._slots = ConnectionSlots(self._ble.max_connections)
         self._scanner: BleakScanner | None = None
@@ -325,24 +320,24 @@ class DeviceManager:
             return
         if not isinstance(decoded, Measurement):
             return
-        reading_id, seen_before = tracked.ids.id_for(decoded)
-        stats = tracked.stats
-        stats.readings += 1
-        stats.duplicates += seen_before
+        tracked.stats.readings += 1
         sequence = decoded.details.get("sequence")
         if isinstance(sequence, int):
             tracked.last_sequence = sequence
-        reading = Reading.of(decoded, id=reading_id, device=tracked.address, received=self._now())
+        received = self._now()
+        reading_id = self._ids.for_measurement(tracked.address, decoded, received)
+        reading = Reading.of(decoded, id=reading_id, device=tracked.address, received=received)
         self.output.put_nowait(reading)
 
     def _malformed(self, tracked: _Tracked, uuid16: int, data: bytes, why: str) -> None:
-        """Counted always; logged and reported once per device, with the bytes."""
+        """Counted always; logged and reported once per device with its length, never its
+        bytes (they are health data)."""
         tracked.stats.malformed += 1
         if tracked.stats.malformed > 1:
             return
-        message = f"malformed frame on 0x{uuid16:04X} dropped: {why}"
-        log.warning("%s: %s; bytes %s", tracked.address, message, data.hex())
-        self._event(tracked, EventKind.ERROR, message, bytes=data.hex(), characteristic=uuid16)
+        message = f"malformed frame on 0x{uuid16:04X} dropped ({len(data)} bytes): {why}"
+        log.warning("%s: %s", tracked.address, message)
+        self._event(tracked, EventKind.ERROR, message, length=len(data), characteristic=uuid16)
 
     # --- state and events -----------------------------------------------------------------
 

@@ -4,13 +4,17 @@ operator can read the status topic."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
 
 from hub.config import DeviceEntry
+from hub.daemon.configs import Refusal
+from hub.daemon.jobs import LastPurge
 from hub.model import Event, EventKind, Level
-from hub.store import StoreStatus
-from hub.store.store import DeviceRecord
+from hub.sdnotify import Notifier
+from hub.store import DeviceRecord, StoreStatus
 
 if TYPE_CHECKING:
     from hub.uplink.client import Uplink
@@ -35,6 +39,11 @@ class StatusInputs:
     errors: tuple[str, ...]
     recent: tuple[Event, ...]
     patient_level: Level | None
+    config_version: int | None  # the hospital's config in force; None: the file's only
+    config_refused: Refusal | None
+    last_purge: LastPurge
+    schedule_items: int
+    schedule_checked: datetime | None
 
 
 def build_status(s: StatusInputs) -> dict[str, Any]:
@@ -84,4 +93,52 @@ def build_status(s: StatusInputs) -> dict[str, Any]:
             if e.kind in _REPORTED
         ],
         "attention": s.patient_level is Level.RED,
+        "config": {
+            "version": s.config_version,
+            "refused": None
+            if s.config_refused is None
+            else {"version": s.config_refused.version, "reason": s.config_refused.reason},
+        },
+        "schedule": {
+            "items": s.schedule_items,
+            "last_check": s.schedule_checked.isoformat() if s.schedule_checked else None,
+        },
+        "retention": {
+            "last_purge": s.last_purge.at.isoformat() if s.last_purge.at else None,
+            "purged_readings": s.last_purge.readings,
+            "purged_events": s.last_purge.events,
+        },
     }
+
+
+class StatusSource(Protocol):
+    async def status(self) -> dict[str, Any]: ...
+
+
+class Heartbeat:
+    """Every `status_interval_s`: the status retained on the status topic (when the uplink
+    runs) and systemd's STATUS= line."""
+
+    def __init__(
+        self,
+        source: StatusSource,
+        uplink: Uplink | None,
+        notifier: Notifier,
+        interval_s: float,
+    ) -> None:
+        self._source = source
+        self._uplink = uplink
+        self._notifier = notifier
+        self.interval_s = interval_s
+
+    async def run_once(self) -> None:
+        status = await self._source.status()
+        if self._uplink is not None:
+            self._uplink.publish_status(json.dumps(status, separators=(",", ":")).encode())
+        self._notifier.send(STATUS=status_line(status))
+
+
+def status_line(status: dict[str, Any]) -> str:
+    """systemd's STATUS= line: no health value, as the status itself."""
+    uplink = status["uplink"].get("problem", "off") if status["uplink"]["enabled"] else "off"
+    return f"{len(status['devices'])} devices, queue {status['queue_depth']}, uplink {uplink}"

@@ -4,8 +4,9 @@ A stream is one code of one device (SpO2 of an oximeter, heart rate of a band). 
 placed on a one-second grid by their receive time; `advance` hands each completed stretch of
 seconds to `hub.signal.triage.step_stream` (missing seconds as NaN) and closes every completed
 minute into a summary: mean, min, max and valid seconds (`hub.signal.oximetry.per_minute`),
-with HRV of the minute's RR intervals for a heart-rate band (`hub.signal.hrv`). No I/O and
-no clock reads: the caller passes the time.
+with HRV of the minute's RR intervals for a heart-rate band (`hub.signal.hrv`), and the
+minute's raw samples as one `SampleBlock` (the stream-minute the store keeps as one row). No
+I/O and no clock reads: the caller passes the time.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from hub.model import Code, Event, Level
+from hub.model import Code, Event, Level, SampleBlock
 from hub.signal import hrv, oximetry, triage
 from hub.signal.rules import Band, Settings
 
@@ -33,6 +34,7 @@ class MinuteSummary:
     high: float
     valid_s: int
     level: Level
+    samples: SampleBlock
     hrv: dict[str, float] = field(default_factory=dict)
 
 
@@ -96,16 +98,18 @@ class Stream:
             m = oximetry.per_minute(grid)
             if m.valid[0] == 0:
                 continue
+            start = datetime.fromtimestamp(minute * 60, UTC)
             out.append(
                 MinuteSummary(
                     self.device,
                     self.code,
-                    datetime.fromtimestamp(minute * 60, UTC),
+                    start,
                     float(m.mean[0]),
                     float(m.min[0]),
                     float(m.max[0]),
                     int(m.valid[0]),
                     self.state.level,
+                    SampleBlock(self.code, start, 1.0, grid.astype("<f4").tobytes()),
                     _hrv(rr),
                 )
             )

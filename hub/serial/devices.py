@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 
 from hub.ble.backoff import reconnect_delay
 from hub.config import DeviceEntry
+from hub.ids import IdMinter
 from hub.model import DeviceInfo, Event, EventKind, Reading
 from hub.serial import reader
 
@@ -56,11 +57,13 @@ class SerialDevices:
         self,
         devices: Iterable[DeviceEntry],
         *,
+        ids: IdMinter,
         backoff_base_s: float = 1.0,
     ) -> None:
         self.output: asyncio.Queue[SerialOutput] = asyncio.Queue()
         self._entries = [d for d in devices if d.transport == "serial"]
         self._state = {d.address: SerialState.WAITING for d in self._entries}
+        self._ids = ids
         self._backoff_base_s = backoff_base_s
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -106,6 +109,7 @@ class SerialDevices:
         oximeter = reader.SerialOximeter(
             path,
             device=entry.address,
+            ids=self._ids,
             on_open=lambda: self._opened(entry, path),
         )
         try:

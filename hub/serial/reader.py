@@ -1,6 +1,6 @@
 """The pyserial edge for the CMS50D+: find the port, read bytes, emit one reading a second.
 
-    oximeter = SerialOximeter(port, device="cms50d-1")
+    oximeter = SerialOximeter(port, device="cms50d-1", ids=minter)
     await oximeter.run(queue)          # puts hub.model.Reading items until cancelled
 
 Reads happen in a worker thread (pyserial is blocking) with a short timeout, so cancelling the
@@ -20,7 +20,7 @@ import serial
 from serial.tools import list_ports
 from serial.tools.list_ports_common import ListPortInfo
 
-from hub.ids import ReadingIds
+from hub.ids import IdMinter
 from hub.model import Reading
 from hub.serial import cms50
 
@@ -54,7 +54,7 @@ class SerialOximeter:
         *,
         device: str,
         period_s: float = 1.0,
-        ids: ReadingIds | None = None,
+        ids: IdMinter,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         on_open: Callable[[], None] = lambda: None,
     ) -> None:
@@ -64,7 +64,7 @@ class SerialOximeter:
         self.period_s = period_s
         self.frames = 0
         self.skipped = 0
-        self._ids = ids or ReadingIds()
+        self._ids = ids
         self._now = now
         self._on_open = on_open
 
@@ -106,4 +106,6 @@ class SerialOximeter:
         measurement = cms50.summarise(cms50.concat(batch))
         if measurement is None:
             return None
-        return Reading.of(measurement, id=self._ids.new(), device=self.device, received=self._now())
+        received = self._now()
+        reading_id = self._ids.for_measurement(self.device, measurement, received)
+        return Reading.of(measurement, id=reading_id, device=self.device, received=received)

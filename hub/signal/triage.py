@@ -313,13 +313,25 @@ def news2_partial(latest: Mapping[Code, float], scale: int) -> news2.Result:
 def step_spot(
     state: SpotState, reading: Reading, now: datetime, profile: Profile, settings: Settings
 ) -> tuple[SpotState, list[Event]]:
-    """Triage one spot reading at time `now`.
+    """Triage one spot reading at time `now` (`assess`, then `step_assessed`)."""
+    return step_assessed(state, reading, assess(reading, profile), now, profile, settings)
+
+
+def step_assessed(
+    state: SpotState,
+    reading: Reading,
+    a: Assessment,
+    now: datetime,
+    profile: Profile,
+    settings: Settings,
+) -> tuple[SpotState, list[Event]]:
+    """Triage one spot reading already assessed (`a`, its colour by the profile's bands) at
+    time `now`; the caller keeps `a` to tag the reading, so the bands are applied once.
 
     A reading the plausibility check rejects asks for a repeat (MEASUREMENT_DUE) and changes
     nothing. A red reading needs `repeat_before_red` confirming red repeats of the same kind
     within `repeat_window_s`; until then it is a SUPPRESSED_ALERT plus a request to repeat."""
     device = reading.device
-    a = assess(reading, profile)
     base = {"reading": reading.id, "kind": reading.kind.value}
     if a.level is None:
         events = [
