@@ -104,6 +104,15 @@ def flip_byte(path: Path, reading_id: str, at: int) -> None:
     conn.close()
 
 
+def committed_rows(path: Path) -> int:
+    """Rows another connection can see: what is really committed."""
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("SELECT count(*) FROM readings").fetchone()[0]
+    finally:
+        conn.close()
+
+
 def rows_by_state(path: Path) -> dict[int, int]:
     """Reading rows per state, counted from another connection by walking the table."""
     conn = sqlite3.connect(path)

@@ -1,22 +1,21 @@
 import random
-import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from store_support import BAND, CUFF, T0, open_store, reading, readings, stream_minute
+from store_support import (
+    BAND,
+    CUFF,
+    T0,
+    committed_rows,
+    open_store,
+    reading,
+    readings,
+    stream_minute,
+)
 
 from hub.model import DeviceInfo, Event, EventKind, Kind, Level
 from hub.store import Purged, Store, StoreError
-
-
-def committed_rows(path: Path) -> int:
-    """Rows another connection can see: what is really committed."""
-    conn = sqlite3.connect(path)
-    try:
-        return conn.execute("SELECT count(*) FROM readings").fetchone()[0]
-    finally:
-        conn.close()
 
 
 def test_states_new_sent_acknowledged_purged(tmp_path: Path) -> None:

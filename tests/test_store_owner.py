@@ -2,18 +2,18 @@
 the async outbox the uplink uses."""
 
 import asyncio
-import sqlite3
 import threading
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from store_support import PLENTY, T0, reading, readings
+import pytest
+from store_support import PLENTY, T0, committed_rows, reading, readings
 from waiting import until
 
 from hub.model import Event, EventKind
-from hub.store import Batch, KeySource, StoreOptions, StoreOwner
+from hub.store import Batch, KeySource, StoreError, StoreOptions, StoreOwner
 
 DAY = timedelta(days=1)
 
@@ -26,14 +26,6 @@ class Outbox(Protocol):
     async def unacked_batches(self, sent_before: datetime) -> Sequence[Batch]: ...
     async def acknowledge(self, batch_id: str) -> int: ...
     async def unsent_count(self) -> int: ...
-
-
-def committed_rows(path: Path) -> int:
-    conn = sqlite3.connect(path)
-    try:
-        return conn.execute("SELECT count(*) FROM readings").fetchone()[0]
-    finally:
-        conn.close()
 
 
 def store_threads() -> list[threading.Thread]:
@@ -132,6 +124,8 @@ def test_close_commits_what_is_buffered(tmp_path: Path) -> None:
         await owner.record_event(Event(EventKind.STATUS, T0, "closing"))
         await owner.close()
         await owner.close()
+        with pytest.raises(StoreError, match="closed"):
+            await owner.add(readings(1))
 
     asyncio.run(main())
     assert committed_rows(tmp_path / "hub.db") == 4

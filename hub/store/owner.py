@@ -32,6 +32,7 @@ from hub.store.api import (
     DeviceRecord,
     Purged,
     ReadResult,
+    StoreError,
     StoreOptions,
     StoreStatus,
 )
@@ -82,12 +83,12 @@ class StoreOwner:
         """Commit what is buffered, close the store and stop the thread. Safe to call twice."""
         if self._closed:
             return
-        self._closed = True
+        self._closed = True  # refuses new calls and timers; those submitted run first
         self._cancel_timer()
         if self._timed_flush is not None:
             await asyncio.gather(self._timed_flush, return_exceptions=True)
         try:
-            await self._run(self._store.close)
+            await self._submit(self._store.close)
         finally:
             self._executor.shutdown(wait=True)
 
@@ -100,8 +101,8 @@ class StoreOwner:
 
     async def flush(self) -> None:
         """Commit the buffer now (on a full disk the readings stay held and are retried)."""
-        await self._run(self._store.flush)
-        self._schedule(await self._run(self._store.held))
+        self._check_open()
+        await self._commit()
 
     async def amend(self, readings: Sequence[Reading]) -> int:
         return await self._run(self._store.amend, list(readings))
@@ -187,7 +188,19 @@ class StoreOwner:
 
     async def _run(self, call: Callable[[*Args], T], *args: *Args) -> T:
         """`call(*args)` on the owner's thread, after everything submitted before it."""
+        self._check_open()
+        return await self._submit(call, *args)
+
+    async def _submit(self, call: Callable[[*Args], T], *args: *Args) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, call, *args)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreError("the store is closed")
+
+    async def _commit(self) -> None:
+        await self._submit(self._store.flush)
+        self._schedule(await self._submit(self._store.held))
 
     def _schedule(self, held: int) -> None:
         """Arm the group-commit timer while something is held, disarm it when nothing is."""
@@ -208,7 +221,7 @@ class StoreOwner:
 
     async def _flush_logged(self) -> None:
         try:
-            await self.flush()
+            await self._commit()
         except Exception:
             log.exception("group commit failed; the readings stay buffered")
             self._schedule(1)
