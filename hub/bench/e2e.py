@@ -10,9 +10,10 @@ simulated patient alone, and its RSS is subtracted from both, with the bare inte
 added back:
 rss = RSS(process) − RSS(simulated patient alone) + RSS(python -c '').
 Idle CPU is the whole process's CPU over 5 s with four devices connected and nothing
-measured (the simulated devices idle too). Latency: hub — from the moment a stream sample
-was received from the device (its Observation's time) or a red cuff record was made, to the
-receiver's commit of its batch; peer — the same moments to the arrival of its message at a
+measured (the simulated devices idle too). Latency: hub — from the moment a red cuff record
+was made, or a stream-minute ended (its block's period end; the hub sends raw stream samples
+as one block per minute), to the receiver's commit of its batch; peer — from the moment a
+red cuff record was made or a stream sample received, to the arrival of its message at a
 subscriber (the peer stores nothing, so that is its end).
 """
 
@@ -40,7 +41,7 @@ from hub.model import Code
 from hub.testbed.world import World
 from hub.wire import topics
 
-TIMEOUT_S = 120
+TIMEOUT_S = 240
 
 
 def _spawn(role: str, work: Path) -> tuple[float, dict[str, Any]]:
@@ -64,26 +65,27 @@ def _bare_rss_kib() -> int:
     return int(subprocess.run([sys.executable, "-c", code], capture_output=True).stdout)
 
 
-def _hub_latencies(
-    db: Path, made: dict[str, float], stream_ids: set[str]
-) -> tuple[list[float], list[float]]:
-    """(stream sample → commit, red record made → commit) in seconds, from the receiver db."""
-    streams, red = [], []
+def _hub_latencies(db: Path, made: dict[str, float]) -> tuple[list[float], list[float]]:
+    """(SpO2 stream-minute end → commit of its block, red record made → commit) in seconds,
+    from the receiver db."""
+    blocks, red = [], []
     with sqlite3.connect(db) as conn:
         for received, blob in conn.execute("SELECT received, bundle FROM batches"):
             committed = datetime.fromisoformat(received).timestamp()
             for entry in json.loads(zlib.decompress(blob))["entry"]:
                 res = entry["resource"]
-                if res.get("resourceType") != "Observation" or "effectiveDateTime" not in res:
-                    continue  # periods (summaries, stream blocks) have no single time
-                _hub, reading_id, code = res["identifier"][0]["value"].rsplit("/", 2)
-                when = datetime.fromisoformat(res["effectiveDateTime"])
-                key = when.replace(tzinfo=None).isoformat()
-                if code == Code.BP_PANEL.value and key in made:
-                    red.append(committed - made[key])
-                elif code == Code.SPO2.value and reading_id in stream_ids:
-                    streams.append(committed - when.timestamp())
-    return streams, red
+                if res.get("resourceType") != "Observation":
+                    continue
+                code = res["identifier"][0]["value"].rsplit("/", 1)[1]
+                if "valueSampledData" in res and code == Code.SPO2.value:
+                    end = datetime.fromisoformat(res["effectivePeriod"]["end"])
+                    blocks.append(committed - end.timestamp())
+                elif code == Code.BP_PANEL.value and "effectiveDateTime" in res:
+                    when = datetime.fromisoformat(res["effectiveDateTime"])
+                    key = when.replace(tzinfo=None).isoformat()
+                    if key in made:
+                        red.append(committed - made[key])
+    return blocks, red
 
 
 class _Subscriber:
@@ -140,9 +142,7 @@ def run() -> BenchResult:
             bare = _bare_rss_kib()
             _, sims = _spawn("sims", world.work)
             started, hub = _spawn("hub", world.work)
-            hub_streams, hub_red = _hub_latencies(
-                world.receiver_db, hub["made"], set(hub["stream_ids"])
-            )
+            hub_blocks, hub_red = _hub_latencies(world.receiver_db, hub["made"])
             world.stop_receiver()
             subscriber = _Subscriber(world)
             subscriber.subscribed.wait(10)
@@ -156,8 +156,9 @@ def run() -> BenchResult:
     peer_rss = (peer["rss_kib"] - base) / 1024
     f = result.figures
     f.update(
-        p50_latency_s=_pct(hub_streams, 50),
-        p99_latency_s=_pct(hub_streams, 99),
+        block_p50_latency_s=_pct(hub_blocks, 50),
+        block_p99_latency_s=_pct(hub_blocks, 99),
+        stream_blocks=len(hub_blocks),
         red_p50_latency_s=_pct(hub_red, 50),
         red_p99_latency_s=_pct(hub_red, 99),
         red_readings=len(hub_red),

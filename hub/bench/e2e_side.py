@@ -10,7 +10,9 @@
   uses, so the baseline holds none of the daemon's or the forwarder's modules.
 
 Each writes WORK/<role>.json: when it was ready, its RSS and CPU time while idle with four
-devices connected, and when each red cuff record was made.
+devices connected, and when each red cuff record was made. The hub measures until it stored
+one stream-minute block at least and the hospital acknowledged it (a block closes when its
+minute ends), then idles.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from hub.sim.backend import hub_adapter
 from hub.testbed.patient import Patient, Script
 
 MEASURE_S = 8.0
+BLOCK_WAIT_S = 90.0  # a stream-minute block closes at most a minute and LAG_S after the start
 IDLE_S = 5.0
 # Devices stay connected (short-lived ones too) so idle means four connected devices.
 STAY = SessionOptions(idle_s=3600.0)
@@ -80,13 +83,13 @@ async def hub_role(work: Path) -> dict[str, Any]:
     async with demo_hub as demo:
         assert demo.patient is not None
         await asyncio.sleep(MEASURE_S)
+        deadline = time.monotonic() + BLOCK_WAIT_S
+        while demo.intake.stream_blocks == 0 or await demo.queue_depth() > 0:
+            if time.monotonic() > deadline:
+                raise RuntimeError("no stream-minute block stored and acknowledged in time")
+            await asyncio.sleep(0.2)
         figures = await idle_figures(demo.patient)
-        return {
-            "ready": demo.ready_at,
-            "made": made_times(demo.patient),
-            "stream_ids": sorted(demo.intake.stream_ids),
-            **figures,
-        }
+        return {"ready": demo.ready_at, "made": made_times(demo.patient), **figures}
 
 
 def load_same_libs() -> int:

@@ -20,16 +20,20 @@ class IntakeCounter:
 
     def __init__(self) -> None:
         self.measured_ids: set[str] = set()
-        self.stream_ids: set[str] = set()  # continuous SpO2 samples, for `hub bench e2e`
+        self.stream_blocks = 0  # stream-minute blocks of raw samples
         self.levels: collections.Counter[str] = collections.Counter()
         self.records: collections.defaultdict[str, set[str]] = collections.defaultdict(set)
+        self.last: dict[str, Reading] = {}  # the latest reading each device handed over
+
+    def received(self, reading: Reading) -> None:
+        self.last[reading.device] = reading
 
     def taken(self, readings: Sequence[Reading]) -> None:
         for reading in readings:
             self.measured_ids.add(reading.id)
             self.levels[str(reading.details.get("level", "none"))] += 1
-            if reading.kind is Kind.SPO2_CONTINUOUS:
-                self.stream_ids.add(reading.id)
+            if reading.kind is Kind.STREAM_BLOCK:
+                self.stream_blocks += 1
             if RECORD_KINDS.get(reading.device) is reading.kind:
                 self.records[reading.device].add(reading.id)
 
