@@ -30,7 +30,7 @@ FILE_VERSION = "file"
 @dataclass(frozen=True)
 class Refusal:
     version: int
-    reason: str
+    key: str  # the key that failed validation (its value is not repeated: status is public)
 
 
 @dataclass(frozen=True)

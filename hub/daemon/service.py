@@ -28,9 +28,8 @@ import logging
 import os
 import signal
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +43,9 @@ from hub.ble.manager import BleakBackend
 from hub.ble.session import SessionOptions
 from hub.config import Config, ConfigError
 from hub.daemon import assignments, configs
+from hub.daemon.applying import ConfigChanges
 from hub.daemon.clockwatch import ClockWatch
-from hub.daemon.configs import InForce, Refusal
+from hub.daemon.configs import InForce
 from hub.daemon.control_ops import ControlOps
 from hub.daemon.control_server import ControlServer, OpError
 from hub.daemon.devices import DeviceOptions, Devices
@@ -59,7 +59,7 @@ from hub.daemon.pipeline import Pipeline
 from hub.daemon.secret import load_secret
 from hub.daemon.status import Heartbeat, StatusInputs, build_status, status_line
 from hub.ids import IdMinter
-from hub.model import Event, EventKind
+from hub.model import Event
 from hub.sdnotify import Notifier
 from hub.store import StoreOptions, StoreOwner, admin
 from hub.uplink import setup
@@ -98,17 +98,16 @@ def load_config(path: Path) -> InForce:
 class Daemon:
     def __init__(self, config_path: Path, in_force: InForce, hooks: Hooks) -> None:
         self.config_path = config_path
-        self.in_force = in_force
         self.hooks = hooks
         self.environ = os.environ if hooks.environ is None else hooks.environ
         self.backend = hooks.backend or BleakBackend.bluez(in_force.cfg.ble.adapter)
         self.passkeys = hooks.passkeys or Passkeys()
         self.notifier = Notifier(self.environ)
+        self.events = EventLog()
+        self.changes = ConfigChanges(config_path, in_force, self.events, self.notifier)
         self.started = time.monotonic()
         self.stopping = asyncio.Event()
         self.ready = asyncio.Event()
-        self.events = EventLog()
-        self.refused: Refusal | None = None
         self.store: StoreOwner | None = None
         self.uplink: Uplink | None = None
         self._parts: _Parts | None = None
@@ -116,11 +115,11 @@ class Daemon:
 
     @property
     def cfg(self) -> Config:
-        return self.in_force.cfg
+        return self.changes.in_force.cfg
 
     @property
     def rules(self) -> Rules:
-        return self.in_force.rules
+        return self.changes.in_force.rules
 
     # ------------------------------------------------------------------ life cycle
 
@@ -173,8 +172,8 @@ class Daemon:
         ids = IdMinter(secret)
         keys = self._uplink_keys()
         if keys is not None:
-            await self._apply_stored_downlink(keys)
-        await self._record_file_config(store)
+            await self.changes.take_stored_downlink(keys)
+        await self.changes.record_file(store)
         clock_watch = ClockWatch(self.hooks.clock_synced)
         rules = self.rules
         intake = Intake(
@@ -205,6 +204,7 @@ class Daemon:
             heartbeat=Heartbeat(self, self.uplink, self.notifier, self.cfg.hub.status_interval_s),
         )
         self._parts = parts
+        self.changes.attach(store, self, self)
         ops = ControlOps(self, self.backend, self.passkeys)
         control = ControlServer(self.cfg.hub.runtime_dir / "control.sock", ops.handle)
         await control.start()
@@ -311,7 +311,7 @@ class Daemon:
             return None
         settings = dataclasses.replace(
             settings,
-            applied_config_version=self.in_force.downlink_version,
+            applied_config_version=self.changes.in_force.downlink_version,
             **(self.hooks.uplink_overrides or {}),
         )
         return Uplink(settings, store, keys, devices=intake.directory, listener=self)
@@ -322,64 +322,12 @@ class Daemon:
 
     def downlink_config(self, config: DownlinkConfig, raw: bytes) -> None:
         """From the uplink: a verified config newer than the last one handed on."""
-        self._spawn(self._apply_downlink(config, raw))
+        self._spawn(self.changes.downlink(config, raw))
 
-    async def _apply_stored_downlink(self, keys: UplinkKeys) -> None:
-        path = self.cfg.hub.data_dir / configs.DOWNLINK_FILE
-        found = await asyncio.to_thread(
-            configs.stored_downlink, path, keys.hospital_signing, self.cfg.hub.id
-        )
-        if found is None:
-            return
-        downlink, _raw = found
-        try:
-            self.in_force = self.in_force.with_downlink(downlink)
-        except ConfigError as exc:
-            self.events.error(f"stored downlink config refused: {exc}")
+    # ------------------------------------------------------------------ config changes
 
-    async def _apply_downlink(self, downlink: DownlinkConfig, raw: bytes) -> None:
-        """The hospital's config, whole or not at all; applied, kept and recorded."""
-        async with self._reloading():
-            await self._take_downlink(downlink, raw)
-
-    async def _take_downlink(self, downlink: DownlinkConfig, raw: bytes) -> None:
-        try:
-            new = self.in_force.with_downlink(downlink)
-        except ConfigError as exc:
-            self.refused = Refusal(downlink.version, exc.key or "config")
-            self.events.error(f"downlink config version {downlink.version} refused whole: {exc}")
-            return
-        await self._apply(new)
-        self.refused = None
-        path = self.cfg.hub.data_dir / configs.DOWNLINK_FILE
-        await asyncio.to_thread(configs.keep_downlink, path, raw)
-        assert self.store is not None
-        await self.store.record_config(
-            str(downlink.version), configs.digest(raw), datetime.now(UTC), "downlink"
-        )
-        self.events.report(
-            Event(
-                EventKind.STATUS,
-                datetime.now(UTC),
-                f"applied downlink config version {downlink.version}",
-            )
-        )
-
-    async def _record_file_config(self, store: StoreOwner) -> None:
-        """The file's hash in the config history when it differs from the last recorded."""
-        _file, _laid, sha = await asyncio.to_thread(configs.load_file, self.config_path)
-        history = await store.config_history()
-        last = next((r for r in reversed(history) if r.version == configs.FILE_VERSION), None)
-        if last is None or last.sha256 != sha:
-            await store.record_config(
-                configs.FILE_VERSION, sha, datetime.now(UTC), str(self.config_path)
-            )
-
-    # ------------------------------------------------------------------ applying configs
-
-    async def _apply(self, new: InForce) -> None:
-        """Make `new` the config in force: triage rules, the patient, the devices."""
-        old, self.in_force = self.in_force, new
+    async def apply(self, old: InForce, new: InForce) -> None:
+        """A new config in force reaches the running parts: triage, the patient, devices."""
         parts = self._require()
         parts.intake.pipeline.reconfigure(new.rules.profile, new.rules.settings)
         if self.uplink is not None and new.cfg.patient.id:
@@ -388,61 +336,11 @@ class Daemon:
             await parts.devices.stop()
             parts.devices.start(new.cfg)
 
-    @contextlib.asynccontextmanager
-    async def _reloading(self) -> AsyncIterator[None]:
-        """A config change (file, assignments, hospital): systemd is told RELOADING=1 and,
-        applied or refused, READY=1 again (sd_notify(3))."""
-        monotonic_us = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
-        self.notifier.send(RELOADING="1", MONOTONIC_USEC=str(monotonic_us))
-        try:
-            yield
-        finally:
-            self.notifier.send(READY="1", STATUS=status_line(await self.status()))
-
     async def reload(self) -> dict[str, Any]:
-        """Read the config file again; a bad one is refused and the running one kept."""
-        async with self._reloading():
-            return await self._reload()
-
-    async def _reload(self) -> dict[str, Any]:
-        old = self.in_force
-        try:
-            file, laid, _sha = await asyncio.to_thread(configs.load_file, self.config_path)
-            layers = dataclasses.replace(old.layers, file=file, assignments=laid)
-            new = InForce.of(layers)
-        except ConfigError as exc:
-            self.events.error(f"new configuration refused, keeping the old one: {exc}")
-            raise OpError(str(exc)) from exc
-        needs_restart = [
-            name
-            for name in ("store", "uplink", "ble")
-            if getattr(new.cfg, name) != getattr(old.cfg, name)
-        ] + (["hub"] if new.cfg.hub != old.cfg.hub else [])
-        await self._apply(new)
-        assert self.store is not None
-        await self._record_file_config(self.store)
-        self.events.report(Event(EventKind.STATUS, datetime.now(UTC), "configuration reloaded"))
-        return {
-            "reloaded": True,
-            "devices_changed": new.cfg.devices != old.cfg.devices,
-            "restart_needed": needs_restart,
-        }
+        return await self.changes.reload()
 
     async def reassign(self, new: assignments.Assignments) -> dict[str, Any]:
-        """The technician's assignments changed (control socket): checked, kept, applied."""
-        async with self._reloading():
-            return await self._reassign(new)
-
-    async def _reassign(self, new: assignments.Assignments) -> dict[str, Any]:
-        try:
-            in_force = self.in_force.with_assignments(new)
-        except ConfigError as exc:
-            raise OpError(str(exc)) from exc
-        path = self.cfg.hub.data_dir / assignments.FILE_NAME
-        await asyncio.to_thread(assignments.save, path, new)
-        changed = in_force.cfg.devices != self.cfg.devices
-        await self._apply(in_force)
-        return {"devices": [d.address for d in self.cfg.devices], "devices_changed": changed}
+        return await self.changes.reassign(new)
 
     # ------------------------------------------------------------------ status
 
@@ -465,8 +363,8 @@ class Daemon:
                 errors=tuple(self.events.errors),
                 recent=tuple(self.events.recent),
                 patient_level=parts.intake.pipeline.spot.level,
-                config_version=self.in_force.downlink_version,
-                config_refused=self.refused,
+                config_version=self.changes.in_force.downlink_version,
+                config_refused=self.changes.refused,
                 last_purge=parts.retention.last,
                 schedule_items=len(self.rules.items),
                 schedule_checked=parts.housekeeping.last_check,

@@ -97,7 +97,7 @@ def build_status(s: StatusInputs) -> dict[str, Any]:
             "version": s.config_version,
             "refused": None
             if s.config_refused is None
-            else {"version": s.config_refused.version, "reason": s.config_refused.reason},
+            else {"version": s.config_refused.version, "key": s.config_refused.key},
         },
         "schedule": {
             "items": s.schedule_items,
