@@ -22,6 +22,7 @@ BENCHES: dict[str, str] = {
     "signal": "hub.bench.signal",
     "uplink": "hub.bench.uplink",
     "e2e": "hub.bench.e2e",
+    "enroll": "hub.bench.enroll",
 }
 # What each benchmark imports beyond the runtime dependencies (the `bench` extra).
 PEERS: dict[str, tuple[str, ...]] = {
