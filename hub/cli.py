@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 from hub import __version__, bench
 from hub.extras import MissingExtra
+from hub.hospital import cli as hospital_cli
+from hub.identity import cli as identity_cli
 
 if TYPE_CHECKING:
     from hub.config import Config
@@ -127,6 +129,23 @@ def _demo(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from exc
 
 
+def _identity(args: argparse.Namespace) -> int:
+    cfg = _load_config(args)
+    try:
+        print("\n".join(identity_cli.run(args, cfg.hub.id, cfg.hub.data_dir, __version__)))
+    except identity_cli.IdentityError as exc:
+        raise UsageError(str(exc)) from exc
+    return 0
+
+
+def _hospital(args: argparse.Namespace) -> int:
+    try:
+        print("\n".join(hospital_cli.run(args)))
+    except hospital_cli.HospitalError as exc:
+        raise UsageError(str(exc)) from exc
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="hub", description=__doc__)
     parser.add_argument("--version", action="version", version=f"hub {__version__}")
@@ -175,6 +194,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--fhir", action="store_true", help="as a FHIR R4 Bundle (JSON)")
     q.add_argument("--db", type=Path, default=Path("receiver.db"), help="SQLite database")
     q.set_defaults(func=_receiver)
+    identity_cli.add_parser(sub, _identity, _add_config_option)
+    hospital_cli.add_parser(sub, _hospital)
+
     p = sub.add_parser("run", help="the hub daemon (what systemd/hub.service starts)")
     _add_config_option(p)
     p.set_defaults(func=_run)

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hub.keyfiles import load_ed25519_private, load_enrollment, load_x25519_private
+from hub.keyfiles import load_ed25519_private, load_x25519_private
 from hub.receiver.db import ReceiverDb
+from hub.receiver.enrolled import EnrollmentDir
 from hub.receiver.service import Ingest, Receiver, ReceiverSettings
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ def serve(options: Options, stop: threading.Event | None = None) -> int:
     if not options.enrollment.is_dir():
         raise SetupError(f"--enrollment {options.enrollment}: not a directory")
     try:
-        hub_keys = load_enrollment(options.enrollment)
+        enrolled = EnrollmentDir(options.enrollment)
         encryption = [load_x25519_private(p) for p in options.encryption_keys]
         signing = load_ed25519_private(options.signing_key)
     except (OSError, ValueError) as exc:
@@ -51,9 +52,10 @@ def serve(options: Options, stop: threading.Event | None = None) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
     db = ReceiverDb(s.db)
-    ingest = Ingest(db, hub_keys, encryption)
-    receiver = Receiver(s, ingest, signing)
-    log.info("receiver: %d hubs enrolled, storing in %s", len(hub_keys), s.db)
+    ingest = Ingest(db, enrolled.keys, encryption)
+    ingest.update_enrollment(enrolled)
+    receiver = Receiver(s, ingest, signing, enrolled=enrolled)
+    log.info("receiver: %d hubs enrolled, storing in %s", len(enrolled.keys), s.db)
     # Everything alive now lives as long as the service: keep it out of the cyclic GC's
     # full passes, which otherwise rescan it for every few Bundles parsed (half the CPU).
     gc.freeze()
