@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
@@ -59,3 +60,20 @@ def test_received_times_and_reading_ids(tmp_path: Path) -> None:
         assert store.reading_ids(acknowledged=False) == {bp.id, old.id, hr.id, buffered.id} - acked
     finally:
         store.close()
+
+
+def test_received_times_searches_the_window_by_index_never_the_table(tmp_path: Path) -> None:
+    """The schedule asks this periodically: its cost follows the window, not the store's age."""
+    with open_store(tmp_path) as store:
+        store.add([reading(received=T0 - timedelta(days=d)) for d in range(5)], urgent=True)
+        statements: list[str] = []
+        store._session.conn.set_trace_callback(statements.append)
+        times = store.received_times([Kind.BLOOD_PRESSURE, Kind.SPO2_SPOT], T0 - timedelta(days=2))
+        store._session.conn.set_trace_callback(None)
+        assert times == {Kind.BLOOD_PRESSURE: [T0 - timedelta(days=d) for d in (2, 1, 0)]}
+        (query,) = statements
+        conn = sqlite3.connect(store.path)
+        plan = [row[3] for row in conn.execute(f"EXPLAIN QUERY PLAN {query}")]
+        conn.close()
+        assert any("SEARCH readings USING COVERING INDEX readings_received" in p for p in plan)
+        assert not [p for p in plan if p.startswith("SCAN readings")]

@@ -97,14 +97,21 @@ def _v4(db: sqlite_utils.Database) -> None:
     open are covering-index-only and proportional to what is waiting, never to the table;
     `readings_sent` also finds a batch's rows for re-sending and acknowledging.
     `readings_expiry` holds only acknowledged rows by receive time: retention deletes the
-    oldest of them in bounded steps without walking the table. `purge_log` keeps the last
-    purge run (one row)."""
+    oldest of them in bounded steps without walking the table. `readings_received` answers the
+    measurement schedule's periodic question (when were spot measurements of some kinds taken
+    over the last days) from the rows of that window only; it holds spot measurements and
+    summaries (disk class KEPT), not the raw streams that are the bulk of the rows.
+    `purge_log` keeps the last purge run (one row)."""
     db.execute("DROP INDEX readings_new")
     db.execute(f"CREATE INDEX readings_new ON readings(id, state) WHERE state = {NEW}")
     db.execute(f"CREATE INDEX readings_sent ON readings(batch_seq, state) WHERE state = {SENT}")
     db.execute(f"CREATE INDEX readings_unreadable ON readings(state) WHERE state = {UNREADABLE}")
     db.execute(
         f"CREATE INDEX readings_expiry ON readings(received_ms, state) WHERE state = {ACKED}"
+    )
+    db.execute(
+        "CREATE INDEX readings_received ON readings(kind, received_ms, disk_class) "
+        f"WHERE disk_class = {int(DiskClass.KEPT)}"
     )
     db.execute(
         """CREATE TABLE purge_log (

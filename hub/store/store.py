@@ -34,7 +34,7 @@ from hub.store.api import (
 )
 from hub.store.commit import GroupCommit, prepare
 from hub.store.database import open_checked
-from hub.store.disk import disk_free
+from hub.store.disk import RAW_KINDS, DiskClass, disk_free
 from hub.store.keys import KeySource
 from hub.store.outbox import Outbox
 from hub.store.pressure import DiskPressure
@@ -203,11 +203,19 @@ class Store:
         return found
 
     def received_times(self, kinds: Iterable[Kind], since: datetime) -> dict[Kind, list[datetime]]:
-        """Receive times of stored readings of `kinds` since `since` (clear columns only,
-        nothing decrypted): what the measurement schedule needs after a restart."""
+        """Receive times of spot measurements and summaries of `kinds` since `since`, buffered
+        ones included (clear columns, by index, nothing decrypted): what the measurement
+        schedule asks. Raw stream kinds are not indexed by time: asking for one is an error."""
         wanted = [str(k) for k in kinds]
+        raw = sorted(set(wanted) & {str(k) for k in RAW_KINDS})
+        if raw:
+            raise ValueError(f"receive times are kept for spot measurements, not {raw}")
         rows = queries.received_times(self._session.conn, wanted, since)
-        buffered = [(p.kind, p.received_ms) for p in self._commit.buffer if p.kind in wanted]
+        buffered = [
+            (p.kind, p.received_ms)
+            for p in self._commit.buffer
+            if p.kind in wanted and p.disk_class is DiskClass.KEPT
+        ]
         return queries.by_kind([*rows, *buffered])
 
     def readings(self, ids: Iterable[str] | None = None) -> ReadResult[Reading]:
