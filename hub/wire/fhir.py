@@ -86,7 +86,8 @@ def _code_json(code: Code, kind: Kind) -> str:
 
 
 def _static(code: Code, kind: Kind) -> tuple[str, str, str]:
-    """(profiles, category, code) JSON fragments of an Observation of `code` from `kind`."""
+    """The constant JSON fragments of an Observation of `code` from `kind`: up to its meta
+    tags, from its category to its identifier value, and from there through its code."""
     if kind is Kind.STREAM_BLOCK:
         phd = "PhdRtsaObservation"
     elif code is Code.BP_PANEL:
@@ -101,10 +102,13 @@ def _static(code: Code, kind: Kind) -> tuple[str, str, str]:
         {"coding": [{"system": OBS_CATEGORY, "code": mdc.category(code)}]},
         {"coding": [{"system": PHD_CATEGORY, "code": "phd"}]},
     ]
-    return dumps(profiles), dumps(category), _code_json(code, kind)
+    head = f'{{"resource":{{"resourceType":"Observation","meta":{{"profile":{dumps(profiles)}'
+    middle = f',"category":{dumps(category)},"identifier":[{{"system":"{READING_SYSTEM}","value":"'
+    return head, middle, f'"}}],"code":{_code_json(code, kind)},'
 
 
 _STATIC = {(code, kind): _static(code, kind) for code in Code for kind in Kind}
+_CODE_VALUE = {code: code.value for code in Code}  # plain str: Enum.value is a slow descriptor
 _COMPONENT_CODE = {code: _code_json(code, Kind.BLOOD_PRESSURE) for code in _BP_COMPONENTS}
 _TAGS = {
     level: f',"tag":[{{"system":"{TRIAGE_SYSTEM}","code":"{level}"}}]'
@@ -300,14 +304,11 @@ def _bits_entry(common: str, ident: str, components: str) -> str:
 
 
 def _entry(common: str, tag: str, ident: str, code: Code, kind: Kind, value: str) -> str:
-    profiles, category, code_json = _STATIC[code, kind]
-    key = f"{ident}{code.value}"
+    head, middle, tail = _STATIC[code, kind]
+    key = f"{ident}{_CODE_VALUE[code]}"
     return (
-        f'{{"resource":{{"resourceType":"Observation","meta":{{"profile":{profiles}{tag}}},'
-        f'{common},"category":{category},"identifier":[{{"system":"{READING_SYSTEM}",'
-        f'"value":"{key}"}}],"code":{code_json},{value}}},'
-        f'"request":{{"method":"POST","url":"Observation","ifNoneExist":'
-        f'"identifier={READING_SYSTEM}|{key}"}}}}'
+        f'{head}{tag}}},{common}{middle}{key}{tail}{value}}},"request":{{"method":"POST",'
+        f'"url":"Observation","ifNoneExist":"identifier={READING_SYSTEM}|{key}"}}}}'
     )
 
 
