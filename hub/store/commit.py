@@ -74,11 +74,29 @@ class GroupCommit:
         self._events.append(event)
         self.flush()
 
-    def replace(self, prepared: dict[str, Pending]) -> set[str]:
-        """Swap buffered readings for corrected ones with the same id; the ids replaced."""
+    def amend(self, readings: Sequence[Reading]) -> int:
+        """Replace buffered or committed-but-unsent (`new`) readings by corrected versions
+        with the same id; returns how many were replaced."""
+        prepared = {p.id: p for p in (prepare(r) for r in readings)}
         replaced = {p.id for p in self.buffer} & prepared.keys()
         self.buffer = [prepared.get(p.id, p) for p in self.buffer]
-        return replaced
+        session, seals = self._session, self._session.seals
+        changed = 0
+        with session.transaction():
+            for p in prepared.values():
+                if p.id in replaced:
+                    continue
+                changed += session.conn.execute(
+                    f"UPDATE readings SET payload = ?, key_id = ?, received_ms = ? "
+                    f"WHERE id = ? AND state = {NEW}",
+                    (
+                        seals.seal(READINGS, p.key, p.stream, p.kind, p.plaintext),
+                        seals.active,
+                        p.received_ms,
+                        p.key,
+                    ),
+                ).rowcount
+        return changed + len(replaced)
 
     def buffered_ids(self, wanted: Iterable[str]) -> set[str]:
         return {p.id for p in self.buffer} & set(wanted)

@@ -1,10 +1,11 @@
 """The encrypted offline store: a thin facade over its jobs, one module each.
 
-- `sealing`: AES-GCM rows bound to their row by associated data, key checks
-- `commit`: the buffer and its group commit
-- `outbox`: batches out, acknowledgements in; O(1) queue counts (`counts`)
-- `queries`, `records`: reading readings, devices, events and config history back
+- `sealing`: AES-GCM rows bound to their row by associated data, key checks (`crypto`, `keys`)
+- `commit`: the buffer and its group commit; `codec`, `values`: what is sealed
+- `outbox`: batches out, acknowledgements in; `counts`: O(1) queue depth
+- `queries`, `records`: readings, devices, events and config history back
 - `rotation`: key rotation; `retention`: bounded purges; `pressure`: the disk floor, full disk
+- `session`: the open database they share (transactions, keys, error events); `schema`
 
 Plain synchronous code, used by exactly one thread: in the daemon that is the worker of
 `hub.store.owner.StoreOwner`, which also times the group commit; tests and tools may use a
@@ -32,14 +33,14 @@ from hub.store.api import (
     StoreOptions,
     StoreStatus,
 )
-from hub.store.commit import GroupCommit, prepare
+from hub.store.commit import GroupCommit
 from hub.store.database import open_checked
 from hub.store.disk import RAW_KINDS, DiskClass, disk_free
 from hub.store.keys import KeySource
 from hub.store.outbox import Outbox
 from hub.store.pressure import DiskPressure
-from hub.store.schema import NEW, UNREADABLE
-from hub.store.sealing import READINGS, load_ring
+from hub.store.schema import UNREADABLE
+from hub.store.sealing import load_ring
 from hub.store.session import Session
 
 
@@ -139,21 +140,7 @@ class Store:
         """Replace readings not yet sent (buffered or `new`) by corrected versions with the
         same id, e.g. receive times corrected once the hub clock synchronised. Rows already
         sent are left as they went out; returns how many were replaced."""
-        prepared = {p.id: p for p in (prepare(r) for r in readings)}
-        replaced = self._commit.replace(prepared)
-        session = self._session
-        changed = 0
-        with session.transaction():
-            for p in prepared.values():
-                if p.id in replaced:
-                    continue
-                sealed = session.seals.seal(READINGS, p.key, p.stream, p.kind, p.plaintext)
-                changed += session.conn.execute(
-                    f"UPDATE readings SET payload = ?, key_id = ?, received_ms = ? "
-                    f"WHERE id = ? AND state = {NEW}",
-                    (sealed, session.seals.active, p.received_ms, p.key),
-                ).rowcount
-        return changed + len(replaced)
+        return self._commit.amend(readings)
 
     def purge_expired(self, now: datetime, *, batch_rows: int = 2000) -> Purged:
         """One bounded retention step (see `hub.store.retention`); call again while `more`."""
