@@ -11,11 +11,18 @@ Figures, all from the same run on the same file system:
 - bytes written per reading: the WAL (a reader pinned to the starting snapshot keeps every
   frame in the WAL file) plus the database growth once those frames are checkpointed — what
   an SD card actually absorbs.
+- `stream_block_bytes_vs_per_sample_rows`: those bytes for an hour of one 1 Hz stream stored
+  as one STREAM_BLOCK reading per minute, against the same hour as one row per sample.
+- `status_us_full_vs_empty`: one `status()` (queue depth included) on the store holding the
+  run's readings, against the same call on an empty store: flat when nothing counts rows.
 """
 
 from __future__ import annotations
 
+import math
 import sqlite3
+import statistics
+import struct
 import tempfile
 import time
 import uuid
@@ -27,7 +34,7 @@ import sqlite_utils
 
 from hub.bench import BenchResult, Target
 from hub.ids import uuid7_from
-from hub.model import Code, Kind, Observation, Reading
+from hub.model import Code, Kind, Observation, Reading, SampleBlock
 from hub.store import KeySource, Store, StoreOptions
 from hub.store.codec import encode_reading
 from hub.store.database import connect
@@ -173,9 +180,51 @@ def _ceiling_rates(directory: Path, readings: list[Reading], run: int) -> tuple[
     return rates[0], rates[1]
 
 
-def _bytes_written(directory: Path, readings: list[Reading]) -> tuple[float, float, float]:
+def _stream_hour(start: datetime) -> tuple[list[Reading], list[Reading]]:
+    """An hour of one 1 Hz heart-rate stream: (a row per sample, a block per minute)."""
+    seconds = [start + timedelta(seconds=i) for i in range(3600)]
+    samples = [
+        _hr(str(uuid7_from(int(when.timestamp() * 1000), i & 0xFFF, i)), when, i)
+        for i, when in enumerate(seconds)
+    ]
+    blocks = []
+    for minute in range(60):
+        when = start + timedelta(minutes=minute)
+        rates = [r.value_of(Code.HEART_RATE) for r in samples[minute * 60 : minute * 60 + 60]]
+        values = [math.nan if v is None else v for v in rates]
+        blocks.append(
+            Reading(
+                str(uuid7_from(int(when.timestamp() * 1000), minute, minute)),
+                _BAND,
+                Kind.STREAM_BLOCK,
+                None,
+                when + timedelta(minutes=1),
+                (),
+                samples=SampleBlock(Code.HEART_RATE, when, 1.0, struct.pack("<60f", *values)),
+            )
+        )
+    return samples, blocks
+
+
+def _status_us(path: Path, key: Path) -> float:
+    """Median time of one `status()` on the store at `path`."""
+    store = Store.open(path, KeySource(key), _NO_FLOOR)
+    try:
+        times = []
+        for _ in range(200):
+            start = time.perf_counter()
+            store.status()
+            times.append(time.perf_counter() - start)
+        return statistics.median(times) * 1e6
+    finally:
+        store.close()
+
+
+def _bytes_written(
+    directory: Path, readings: list[Reading], name: str = "wear"
+) -> tuple[float, float, float]:
     """(WAL bytes, database growth, total) per reading for the encrypted, grouped path."""
-    path = directory / "wear.db"
+    path = directory / f"{name}.db"
     Store.open(path, KeySource(directory / "data.key"), _NO_FLOOR).close()
     base_size = path.stat().st_size
     pin = sqlite3.connect(path, isolation_level=None)
@@ -206,6 +255,12 @@ def run() -> BenchResult:
         ceiling = max(c[0] for c in ceilings)
         insert_only = max(c[1] for c in ceilings)
         wal, growth, total = _bytes_written(directory, readings)
+        per_sample, per_minute = _stream_hour(datetime(2026, 11, 21, 22, tzinfo=UTC))
+        sample_rows = _bytes_written(directory, per_sample, "samples")[2] * len(per_sample)
+        block_rows = _bytes_written(directory, per_minute, "blocks")[2] * len(per_minute)
+        key = directory / "data.key"
+        status_full = _status_us(directory / "enc-0.db", key)
+        status_empty = _status_us(directory / "empty.db", key)
     plain = sum(len(encode_reading(r)) for r in readings) / len(readings)
     result = BenchResult("store")
     result.figures.update(
@@ -219,6 +274,12 @@ def run() -> BenchResult:
             "wal_bytes_per_reading": wal,
             "db_growth_bytes_per_reading": growth,
             "disk_bytes_per_reading": total,
+            "stream_hour_bytes_per_sample_rows": sample_rows,
+            "stream_hour_bytes_minute_blocks": block_rows,
+            "stream_block_bytes_vs_per_sample_rows": block_rows / sample_rows,
+            "status_us_full": status_full,
+            "status_us_empty": status_empty,
+            "status_us_full_vs_empty": status_full / status_empty,
         }
     )
     result.targets["vs_ceiling"] = Target(encrypted / ceiling, 0.5)
