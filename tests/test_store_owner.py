@@ -111,6 +111,7 @@ def test_known_answers_for_committed_and_buffered_readings(tmp_path: Path) -> No
             await owner.add(buffered)
             ids = [r.id for r in committed + buffered + unknown]
             assert await owner.known(ids) == {r.id for r in committed + buffered}
+            assert await owner.reading_ids() == {r.id for r in committed + buffered}
         finally:
             await owner.close()
 

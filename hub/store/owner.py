@@ -38,7 +38,7 @@ from hub.store.api import (
 )
 from hub.store.disk import disk_free
 from hub.store.keys import KeySource
-from hub.store.store import Store
+from hub.store.store import Store, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -66,11 +66,12 @@ class StoreOwner:
         *,
         flush_ms: int = 500,
         free_bytes: Callable[[Path], int] = disk_free,
+        clock: Callable[[], datetime] = utc_now,
     ) -> StoreOwner:
         """Open the store on the owner's thread (opening checks and migrates the file)."""
         executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
         opening = functools.partial(
-            Store.open, Path(path), key_source, options, free_bytes=free_bytes
+            Store.open, Path(path), key_source, options, free_bytes=free_bytes, clock=clock
         )
         try:
             store = await asyncio.get_running_loop().run_in_executor(executor, opening)
@@ -163,6 +164,12 @@ class StoreOwner:
 
     async def known(self, ids: Iterable[str]) -> set[str]:
         return await self._run(self._store.known, list(ids))
+
+    async def reading_ids(self, *, acknowledged: bool | None = None) -> set[str]:
+        """Walks the table (see `Store.reading_ids`): for the demo and tests, never periodic."""
+        return await self._run(
+            functools.partial(self._store.reading_ids, acknowledged=acknowledged)
+        )
 
     async def status(self) -> StoreStatus:
         return await self._run(self._store.status)

@@ -44,7 +44,7 @@ from hub.store.sealing import load_ring
 from hub.store.session import Session
 
 
-def _utc_now() -> datetime:
+def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
@@ -73,7 +73,7 @@ class Store:
         options: StoreOptions | None = None,
         *,
         free_bytes: Callable[[Path], int] = disk_free,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Callable[[], datetime] = utc_now,
     ) -> Store:
         """Open (creating, migrating, or replacing a corrupt file as needed) the store.
 
