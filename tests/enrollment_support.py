@@ -37,8 +37,7 @@ from hub.wire.envelope import seal
 from hub.wire.fhir import bundle_json
 
 if TYPE_CHECKING:
-    from hub.store import Store
-    from hub.uplink.client import Uplink
+    from mqtt_support import HubLoop
 
 HUB = [sys.executable, "-m", "hub.cli"]
 ROOT = Path(__file__).resolve().parent.parent
@@ -174,16 +173,24 @@ def receiver(place: HospitalDir, port: int, db: Path) -> Iterator[Receiver]:
         ingest.db.close()
 
 
-def hub_uplink(hub_toml: Path, store: Store) -> Uplink:
-    """The uplink `hub run` builds from this configuration (identity merged in by the loader),
-    with short timers for a test. (Imported here: the uplink and the store change often.)"""
-    from hub.uplink.client import Uplink
+@contextmanager
+def hub_loop(hub_toml: Path) -> Iterator[HubLoop]:
+    """The uplink `hub run` builds from this configuration (the identity merged in by the
+    loader) over a store in the data directory, with short timers for a test. Imported here:
+    the uplink's and the store's interfaces are still moving."""
+    from mqtt_support import HubLoop, Recorder
+
     from hub.uplink.setup import keys_from, settings_from
 
     cfg = config.load(hub_toml)
-    settings = replace(settings_from(cfg, str(hub_toml)), batch_seconds=0.2, ack_timeout_s=2.0,
+    source = str(hub_toml)
+    settings = replace(settings_from(cfg, source), batch_seconds=0.2, ack_timeout_s=2.0,
                        backoff_base_s=0.1, backoff_max_s=1.0)  # fmt: skip
-    return Uplink(settings, store, keys_from(cfg, str(hub_toml)))
+    loop = HubLoop(settings, keys_from(cfg, source), cfg.hub.data_dir / "store", Recorder())
+    try:
+        yield loop
+    finally:
+        loop.close()
 
 
 def files_under(directory: Path) -> dict[str, bytes]:

@@ -75,12 +75,12 @@ def _row(hub: str, body: dict[str, Any] | None, revoked: bool, now: datetime,
     else:
         state = "online"
     devices = [
-        f"{d.get('kind', '?')} {d['battery']}%" if d.get("battery") is not None
+        f"{d.get('kind', '?')} {d['battery']}%" if isinstance(d.get("battery"), int)
         else str(d.get("kind", "?"))
-        for d in body.get("devices", []) if isinstance(d, dict)
+        for d in _typed(body, "devices", list, []) if isinstance(d, dict)
     ]  # fmt: skip
-    uplink = body.get("uplink") if isinstance(body.get("uplink"), dict) else {}
-    problems = [str(e) for e in body.get("errors", [])]
+    uplink = _typed(body, "uplink", dict, {})
+    problems = [str(e) for e in _typed(body, "errors", list, [])]
     if uplink.get("problem") not in (None, "", "none"):
         problems.insert(0, f"uplink: {uplink['problem']}")
     return Row(
@@ -88,13 +88,19 @@ def _row(hub: str, body: dict[str, Any] | None, revoked: bool, now: datetime,
         state=state,
         last_seen=seen.isoformat() if seen else None,
         silent_s=round(silent_s, 1) if silent_s is not None else None,
-        version=body.get("version"),
-        config_version=body.get("config_version"),
+        version=_typed(body, "version", str, None),
+        config_version=_typed(body, "config_version", int, None),
         devices=", ".join(devices) or "-",
-        queue_depth=body.get("queue_depth"),
-        clock_synced=body.get("clock_synced"),
+        queue_depth=_typed(body, "queue_depth", int, None),
+        clock_synced=_typed(body, "clock_synced", bool, None),
         problems="; ".join(problems),
     )
+
+
+def _typed(body: dict[str, Any], name: str, kind: type, default: Any) -> Any:
+    """A field of the status, or `default` when a hub sent it of another type."""
+    value = body.get(name)
+    return value if type(value) is kind else default
 
 
 def _time(value: Any) -> datetime | None:

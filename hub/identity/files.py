@@ -6,7 +6,8 @@
                                     certificate, and request.json, the request for it
 <data_dir>/identity/gen-<n>/        one imported identity: tls.key, hub.crt (chain), ca.crt,
                                     hospital.enc.pub, hospital.sign.pub, uplink.toml
-<data_dir>/identity/current         symlink to the generation in use
+<data_dir>/identity/current         symlink to the generation in use (the one before it
+                                    is kept, older ones are removed with their keys)
 ```
 An import writes a complete new generation directory, fsyncs it, then swaps `current` with
 one rename: the hub is either configured with the old identity or with the new one, never
@@ -17,6 +18,7 @@ uplink on its next connection) follow a renewal without an edit.
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,6 +73,8 @@ def write_generation(files: IdentityFiles, tls_key: ec.EllipticCurvePrivateKey,
                      default=0)  # fmt: skip
     final = files.root / f"gen-{number}"
     staging = files.root / f".gen-{number}.tmp"
+    if staging.exists():  # left by an import that was interrupted: never current, discard
+        shutil.rmtree(staging)
     staging.mkdir(mode=0o700)
     current = files.current
     write_atomic(staging / "tls.key", private_pem(tls_key), 0o600)
@@ -99,6 +103,9 @@ def write_generation(files: IdentityFiles, tls_key: ec.EllipticCurvePrivateKey,
     link.symlink_to(final.name)
     os.replace(link, current)
     fsync_dir(files.root)
+    for old in files.root.glob("gen-*"):  # keep the one before, to go back to by hand
+        if old.name[4:].isdigit() and int(old.name[4:]) < number - 1:
+            shutil.rmtree(old)
     return final
 
 
