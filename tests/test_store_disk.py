@@ -1,9 +1,11 @@
 import sqlite3
 from pathlib import Path
 
+import pytest
 from store_support import PLENTY, open_store, readings, stream_minute
 
 from hub.model import EventKind, Kind
+from hub.store import pressure
 
 MB = 1024 * 1024
 
@@ -108,3 +110,24 @@ def test_sqlite_full_holds_readings_in_memory_and_recovers(tmp_path: Path) -> No
         messages = [e.message for e in store.events().items]
         assert any("disk is full" in m for m in messages)
         assert any("room again" in m for m in messages)
+
+
+def test_early_purges_are_bounded_steps_and_shedding_waits_for_the_last(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pressure, "EARLY_PURGE_ROWS", 3)
+    free = [PLENTY]
+    with open_store(tmp_path, disk_floor_mb=256, free_bytes=lambda _p: free[0]) as store:
+        store.add(readings(8, Kind.HEART_RATE), urgent=True)
+        send_and_ack_all(store)
+        free[0] = 10 * MB  # stays under the floor whatever is purged
+        left, shed = [], []
+        for _ in range(4):
+            group = readings(2, Kind.HEART_RATE)
+            store.add(group)
+            committed = store.flush()
+            left.append(acked_rows(store.path))
+            shed.append(store.status().shed)
+            assert committed == ([] if shed[-1] else [r.id for r in group])
+        assert left == [5, 2, 0, 0]
+        assert shed == [0, 0, 2, 4]  # raw streams shed only once nothing was left to purge

@@ -1,7 +1,8 @@
 """Disk pressure: the free-space floor, shedding raw streams, and a full disk.
 
-Under the floor the store first purges acknowledged rows early (raw streams first), and if
-space is still short it stops keeping raw streams (`DiskClass.RAW`: continuous SpO2, heart
+Under the floor the store first purges acknowledged rows early (raw streams first, the
+earliest received first, a bounded step per commit so intake goes on), and once no step is
+left to take and space is still short it stops keeping raw streams (`DiskClass.RAW`: continuous SpO2, heart
 rate, stream-minute blocks); spot measurements and summaries are kept. When SQLite reports the
 disk full, readings are held in memory and retried. Nothing unacknowledged is ever deleted.
 """
@@ -16,11 +17,14 @@ from typing import Protocol, TypeVar
 from hub.model import Event, EventKind
 from hub.store.api import StoreFullError
 from hub.store.disk import DiskClass
-from hub.store.retention import drop_empty_batches
-from hub.store.schema import ACKED
+from hub.store.retention import delete_acked
 from hub.store.session import Session
 
 log = logging.getLogger(__name__)
+
+# Acknowledged rows purged early per commit under the floor: a short transaction, so intake
+# goes on; the next commit purges the next step.
+EARLY_PURGE_ROWS = 5000
 
 
 class Classified(Protocol):
@@ -59,10 +63,12 @@ class DiskPressure:
                 )
             ]
         purged = self._purge_acked_early(DiskClass.RAW)
-        if self.free() < self._floor:
+        if purged < EARLY_PURGE_ROWS and self.free() < self._floor:
             purged += self._purge_acked_early(None)
         free = self.free()
-        was_low, self.low = self.low, free < self._floor
+        # While whole steps are purged, the next commit frees more before anything is shed.
+        was_low = self.low
+        self.low = free < self._floor and purged < EARLY_PURGE_ROWS
         if not self.low or was_low:
             return []
         return [
@@ -112,12 +118,11 @@ class DiskPressure:
         ]
 
     def _purge_acked_early(self, only: DiskClass | None) -> int:
-        where = "" if only is None else f"AND disk_class = {int(only)}"
+        """One bounded step: the earliest received acknowledged rows (of class `only`)."""
         conn = self._session.conn
         try:
             with self._session.transaction():
-                n = conn.execute(f"DELETE FROM readings WHERE state = {ACKED} {where}").rowcount
-                drop_empty_batches(conn)
+                n = delete_acked(conn, limit=EARLY_PURGE_ROWS, only=only)
         except StoreFullError:
             log.error("the disk is too full even to purge acknowledged readings")
             return 0

@@ -14,10 +14,10 @@ run deleted so far. A step after a run that finished (`more` false) starts a new
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from hub.store.api import Purged
+from hub.store.disk import DiskClass
 from hub.store.schema import ACKED
 from hub.store.session import Session, from_ms, ms
 
@@ -32,33 +32,45 @@ def purge_expired(
 ) -> Purged:
     conn = session.conn
     with session.transaction():
-        seqs = conn.execute(
-            f"DELETE FROM readings WHERE id IN (SELECT id FROM readings "
-            f"WHERE state = {ACKED} AND received_ms < ? ORDER BY received_ms LIMIT ?) "
-            "RETURNING batch_seq",
-            (ms(now - retention), batch_rows),
-        ).fetchall()
-        drop_empty_batches(conn, {seq for (seq,) in seqs if seq is not None})
+        readings = delete_acked(conn, limit=batch_rows, received_before=now - retention)
         events = conn.execute(
             "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE time_ms < ? "
             "ORDER BY time_ms LIMIT ?)",
             (ms(now - event_retention), batch_rows),
         ).rowcount
-        done = Purged(len(seqs), events, more=max(len(seqs), events) >= batch_rows)
+        done = Purged(readings, events, more=max(readings, events) >= batch_rows)
         _log_step(conn, now, done)
     return done
 
 
-def drop_empty_batches(conn: sqlite3.Connection, seqs: Collection[int] | None = None) -> None:
-    """Drop acknowledged batches left without rows: those of `seqs`, or all of them."""
-    empty = (
-        "acked_ms IS NOT NULL AND NOT EXISTS "
-        "(SELECT 1 FROM readings WHERE readings.batch_seq = batches.seq)"
+def delete_acked(
+    conn: sqlite3.Connection,
+    *,
+    limit: int,
+    received_before: datetime | None = None,
+    only: DiskClass | None = None,
+) -> int:
+    """Inside a transaction: delete up to `limit` acknowledged readings, the earliest received
+    first (of those received before `received_before`, of disk class `only`, when given), and
+    the batches they leave empty. Returns how many readings went."""
+    where = f"state = {ACKED}"
+    params: list[object] = []
+    if received_before is not None:
+        where += " AND received_ms < ?"
+        params.append(ms(received_before))
+    if only is not None:
+        where += f" AND disk_class = {int(only)}"
+    seqs = conn.execute(
+        f"DELETE FROM readings WHERE id IN (SELECT id FROM readings WHERE {where} "
+        "ORDER BY received_ms LIMIT ?) RETURNING batch_seq",
+        (*params, limit),
+    ).fetchall()
+    conn.executemany(
+        "DELETE FROM batches WHERE seq = ? AND acked_ms IS NOT NULL AND NOT EXISTS "
+        "(SELECT 1 FROM readings WHERE readings.batch_seq = batches.seq)",
+        {(seq,) for (seq,) in seqs if seq is not None},
     )
-    if seqs is None:
-        conn.execute(f"DELETE FROM batches WHERE {empty}")
-    elif seqs:
-        conn.executemany(f"DELETE FROM batches WHERE seq = ? AND {empty}", [(s,) for s in seqs])
+    return len(seqs)
 
 
 def _log_step(conn: sqlite3.Connection, now: datetime, step: Purged) -> None:
