@@ -135,3 +135,21 @@ class CountsStayExact(RuleBasedStateMachine):
 
 CountsStayExact.TestCase.settings = settings(max_examples=40, stateful_step_count=25, deadline=None)
 test_counts_stay_exact_through_every_state_change = CountsStayExact.TestCase
+
+
+def test_counts_follow_a_rotation_done_by_another_process(tmp_path: Path) -> None:
+    """`hub store rotate-key` runs beside the daemon and may mark rows unreadable."""
+    daemon = open_store(tmp_path)
+    try:
+        rs = readings(6)
+        daemon.add(rs, urgent=True)
+        flip_byte(tmp_path / "hub.db", rs[3].id, 20)
+        with open_store(tmp_path) as operator:
+            assert operator.rotate_key().kept_key_ids == (1,)
+        assert daemon.queue_depth() == 6  # not seen yet: the next transaction looks
+        daemon.add(readings(1), urgent=True)
+        assert (daemon.queue_depth(), daemon.unsent_count()) == (6, 6)
+        assert daemon.status().unreadable == 1
+        assert daemon.status().active_key_id == 2
+    finally:
+        daemon.close()
