@@ -1,21 +1,17 @@
-import sqlite3
 from pathlib import Path
 
 import pytest
-from store_support import PLENTY, open_store, readings, stream_minute
+from store_support import PLENTY, open_store, readings, rows_by_state, stream_minute
 
 from hub.model import EventKind, Kind
 from hub.store import pressure
+from hub.store.schema import ACKED
 
 MB = 1024 * 1024
 
 
 def acked_rows(path: Path) -> int:
-    conn = sqlite3.connect(path)
-    try:
-        return conn.execute("SELECT count(*) FROM readings WHERE state = 2").fetchone()[0]
-    finally:
-        conn.close()
+    return rows_by_state(path).get(ACKED, 0)
 
 
 def send_and_ack_all(store) -> set[str]:  # type: ignore[no-untyped-def]

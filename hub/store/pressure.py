@@ -1,10 +1,11 @@
 """Disk pressure: the free-space floor, shedding raw streams, and a full disk.
 
 Under the floor the store first purges acknowledged rows early (raw streams first, the
-earliest received first, a bounded step per commit so intake goes on), and once no step is
-left to take and space is still short it stops keeping raw streams (`DiskClass.RAW`: continuous SpO2, heart
-rate, stream-minute blocks); spot measurements and summaries are kept. When SQLite reports the
-disk full, readings are held in memory and retried. Nothing unacknowledged is ever deleted.
+earliest received first, a bounded step per commit so intake goes on); once a step finds
+nothing left to take and space is still short, it stops keeping raw streams (`DiskClass.RAW`:
+continuous SpO2, heart rate, stream-minute blocks); spot measurements and summaries are kept.
+When SQLite reports the disk full, readings are held in memory and retried. Nothing
+unacknowledged is ever deleted.
 """
 
 from __future__ import annotations
