@@ -3,13 +3,16 @@ pseudonyms, and the PMD (VkpObservation 0.5.1 draft) shape."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import zlib
 from pathlib import Path
 
 import pytest
-from fhir_support import PATIENT, bundle, every_kind
+from fhir_support import HUB, PATIENT, T0, bundle, every_kind
 
+from hub.receiver.db import IncomingBatch, ReceiverDb
 from hub.receiver.export import export_bundle
 from hub.receiver.register import (
     D_NUMBER,
@@ -19,6 +22,7 @@ from hub.receiver.register import (
     RegisterError,
     valid_national_id,
 )
+from hub.wire.fhir import observation_keys
 
 FNR, DNR = "01019010046", "41019010110"
 BATCH = bundle(list(every_kind().values()))
@@ -103,12 +107,49 @@ def test_pmd_export_shape() -> None:
     assert len({e["fullUrl"] for e in pmd["entry"]}) == len(pmd["entry"])
 
 
-def test_cli_reports_unresolved_on_stderr(tmp_path: Path) -> None:
-    register = tmp_path / "register.csv"
-    register.write_text(f"# pseudonym,system,value\nnobody,{FODSELSNUMMER},{FNR}\n")
-    done = subprocess.run(
-        [sys.executable, "-m", "hub.cli", "receiver", "export", "--fhir", "--profile", "pmd",
-         "--db", str(tmp_path / "missing.db"), "--register", str(register)],
-        capture_output=True, text=True, check=False,
+def _stored_db(path: Path) -> Path:
+    """A real receiver database holding BATCH, stored the way the ingest stores it."""
+    text = json.dumps(BATCH)
+    keys = observation_keys(BATCH, HUB)
+    db = ReceiverDb(path)
+    try:
+        batch = IncomingBatch("batch-1", HUB, 1, T0.isoformat(), len(every_kind()),
+                              zlib.compress(text.encode()), keys)  # fmt: skip
+        db.store([batch], T0.isoformat())
+    finally:
+        db.close()
+    return path
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "hub.cli", "receiver", "export", "--fhir", *args],
+        capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
-    assert done.returncode == 2 and "missing.db: no such file" in done.stderr
+
+
+def test_cli_export_reports_unresolved_and_resolves_with_the_register(tmp_path: Path) -> None:
+    db = str(_stored_db(tmp_path / "receiver.db"))
+    plain = _cli("--db", db)
+    assert plain.returncode == 0
+    assert (
+        plain.stderr.strip() == f"hub receiver export: patient {PATIENT!r} is not in the register"
+    )
+    assert len(json.loads(plain.stdout)["entry"]) > 0
+    assert json.loads(_cli("--db", db, "--profile", "pmd").stdout)["entry"] == []
+    register = tmp_path / "register.csv"
+    register.write_text(f"# pseudonym,system,value\n{PATIENT},{FODSELSNUMMER},{FNR}\n")
+    pmd = _cli("--db", db, "--profile", "pmd", "--register", str(register))
+    assert pmd.returncode == 0 and pmd.stderr == ""
+    subjects = {
+        e["resource"]["subject"]["identifier"]["value"] for e in json.loads(pmd.stdout)["entry"]
+    }
+    assert subjects == {FNR}
+
+
+def test_cli_export_refuses_a_bad_register_naming_it(tmp_path: Path) -> None:
+    db = str(_stored_db(tmp_path / "receiver.db"))
+    register = tmp_path / "register.csv"
+    register.write_text(f"{PATIENT},{FODSELSNUMMER},12345678901\n")
+    done = _cli("--db", db, "--register", str(register))
+    assert done.returncode == 2 and "register row 1" in done.stderr and done.stdout == ""
