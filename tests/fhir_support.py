@@ -50,7 +50,9 @@ def every_kind() -> dict[str, Reading]:
             3, 0x2A37, heart_rate.encode_measurement(61, rr_intervals_s=[0.98]), device=OXIMETER
         ),
         "spo2-spot": _reading(
-            4, 0x2A5E, plx.encode_spot_check(96, 70, time=when, pai=2.5, measurement_status=0x40),
+            4, 0x2A5E, plx.encode_spot_check(
+                96, 70, time=when, pai=2.5, measurement_status=0x40, device_sensor_status=0x2020
+            ),
             device=OXIMETER, level="green",
         ),
         "spo2-continuous": _reading(5, 0x2A5F, plx.encode_continuous(95, 72), device=SERIAL),
@@ -58,7 +60,9 @@ def every_kind() -> dict[str, Reading]:
         "intermediate-temperature": _reading(7, 0x2A1E, thermometer.encode_measurement(36.1)),
         "weight": _reading(8, 0x2A9D, weight.encode_measurement(72.5, bmi=23.1, height=1.77)),
         "glucose": _reading(
-            9, 0x2A18, glucose.encode_measurement(3, when, concentration=0.00095), level="red"
+            9, 0x2A18,
+            glucose.encode_measurement(3, when, concentration=0.00095, sensor_status=0x0801),
+            level="red",
         ),
         "respiratory-rate": Reading(
             "0192f0e8-7d2a-7000-8000-000000000010", SERIAL, Kind.RESPIRATORY_RATE, None,

@@ -223,6 +223,27 @@ def test_phd_bits_enumeration_for_cuff_status() -> None:
     assert all(c["valueBoolean"] is True for c in bits["component"])
 
 
+@pytest.mark.parametrize(
+    ("code", "bits"),
+    [
+        # Bluetooth PLX bits 5 (low perfusion) and 13 (sensor displaced): the guide numbers
+        # MDC_PULS_OXIM_DEV_STATUS the other way round
+        ("150604", ["150604.2", "150604.10"]),
+        ("8417752", ["8417752.0"]),  # glucose meter: battery low
+    ],
+)
+def test_phd_bits_enumeration_for_device_status(code: str, bits: list[str]) -> None:
+    (obs,) = _by_code(code)
+    assert [c["code"]["coding"][0]["code"] for c in obs["component"]] == bits
+    assert obs["component"][0]["code"]["coding"][0]["system"] == phd_status.ASN1_SYSTEM
+
+
+def test_device_flags_without_a_phd_code_go_to_a_note_not_an_extension() -> None:
+    (glucose,) = _by_code("2339-0")
+    assert glucose["note"] == [{"text": "device status: time-fault"}]
+    assert all(e["url"] in (fhir.GATEWAY_EXT, fhir.CTS_EXT) for e in glucose["extension"])
+
+
 def test_triage_colour_is_a_searchable_tag_not_an_interpretation() -> None:
     (panel,) = _by_code("85354-9")
     assert {"system": fhir.TRIAGE_SYSTEM, "code": "yellow"} in panel["meta"]["tag"]

@@ -49,10 +49,10 @@ from hub.wire.phd_devices import (
     gateway_entry,
 )
 from hub.wire.phd_status import (
-    BP_STATUS_CODE,
     PRELIMINARY_KINDS,
-    bp_status_components,
+    StatusAttribute,
     measurement_status,
+    status_bits,
 )
 
 __all__ = ["BLUETOOTH_SYSTEM", "LOCAL_DEVICE_SYSTEM", "device_url"]
@@ -121,7 +121,6 @@ def _mdc_code(term: mdc.Mdc) -> str:
                                "display": term.name}]})  # fmt: skip
 
 
-_BP_STATUS_CODE = _mdc_code(mdc.Mdc(BP_STATUS_CODE, "MDC_BLOOD_PRESSURE_MEASUREMENT_STATUS"))
 _CTS_CODE = _mdc_code(mdc.ABSOLUTE_TIME)
 
 
@@ -228,6 +227,9 @@ class _Batch:
             out.append(_entry(common, tag, ident, block.code, kind, sampled(block)))
             return out
         observations = reading.observations
+        bits = status_bits(reading)
+        if bits is not None:
+            out.append(_bits_entry(common, ident, *bits))
         if kind is Kind.SUMMARY:
             out.extend(
                 _entry(common, tag, ident, o.code, kind, value(o) + summary_parts(reading))
@@ -243,9 +245,6 @@ class _Batch:
                 panel = f'"component":[{components}]'
                 out.append(_entry(common, tag, ident, Code.BP_PANEL, kind, panel))
                 observations = tuple(o for o in observations if o.code not in _BP_COMPONENTS)
-            bits = bp_status_components(reading.flags)
-            if bits:
-                out.append(_bits_entry(common, ident, bits))
         out.extend(_entry(common, tag, ident, o.code, kind, value(o)) for o in observations)
         return out
 
@@ -290,14 +289,15 @@ class _Batch:
         )
 
 
-def _bits_entry(common: str, ident: str, components: str) -> str:
-    """A PhdBitsEnumerationObservation of the cuff's measurement-status bits that are set."""
-    key = f"{ident}{BP_STATUS_CODE}"
+def _bits_entry(common: str, ident: str, attribute: StatusAttribute, components: str) -> str:
+    """A PhdBitsEnumerationObservation of the device status bits that are set."""
+    key = f"{ident}{attribute.code}"
+    code = _mdc_code(mdc.Mdc(attribute.code, attribute.name))
     return (
         f'{{"resource":{{"resourceType":"Observation","meta":{{"profile":["{PHD}'
         f'PhdBitsEnumerationObservation"]}},"category":[{{"coding":[{{"system":"{PHD_CATEGORY}",'
         f'"code":"phd"}}]}}],{common},"identifier":[{{"system":"{READING_SYSTEM}","value":'
-        f'"{key}"}}],"code":{_BP_STATUS_CODE},"component":[{components}]}},'
+        f'"{key}"}}],"code":{code},"component":[{components}]}},'
         f'"request":{{"method":"POST","url":"Observation","ifNoneExist":'
         f'"identifier={READING_SYSTEM}|{key}"}}}}'
     )
