@@ -15,7 +15,13 @@ from hub.ble.profiles.current_time import (
     decode_current_time,
     encode_current_time,
 )
-from hub.ble.profiles.device_info import STRINGS, DeviceInfoString, encode_string
+from hub.ble.profiles.device_info import (
+    STRINGS,
+    DeviceInfoString,
+    decode_system_id,
+    encode_string,
+    encode_system_id,
+)
 
 
 def test_battery_level() -> None:
@@ -46,6 +52,16 @@ def test_invalid_utf8_is_a_decode_error() -> None:
 def test_device_information_round_trip(uuid: int, text: str) -> None:
     info = DeviceInfoString(STRINGS[uuid][0], text)
     assert decode(uuid, encode_string(info)) == info
+
+
+def test_system_id_is_the_eui64_oui_first() -> None:
+    # manufacturer id 0x0011223344 then OUI 0x001C05, little-endian on the air
+    raw = bytes.fromhex("44 33 22 11 00 05 1C 00")
+    info = decode(0x2A23, raw)
+    assert info == DeviceInfoString("system_id", "001C050011223344")
+    assert encode_system_id(info) == raw
+    with pytest.raises(DecodeError, match="system id"):
+        decode_system_id(raw[:7])
 
 
 def test_current_time_vector() -> None:

@@ -170,7 +170,7 @@ class Session:
         """Device Information strings and Battery Level; a value that fails to decode is
         left out (and logged), it never stops the session."""
         fields: dict[str, Any] = {}
-        for short in (*device_info.STRINGS, uuids.BATTERY_LEVEL):
+        for short in (*device_info.STRINGS, device_info.SYSTEM_ID, uuids.BATTERY_LEVEL):
             raw = await self._read(chars.get(short))
             if raw is None:
                 continue

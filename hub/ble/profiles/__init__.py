@@ -48,6 +48,7 @@ DECODERS: dict[int, Callable[[bytes], Any]] = {
     0x2A19: battery.decode_level,
     0x2A2B: current_time.decode_current_time,
     **{uuid: partial(device_info.decode_string, uuid) for uuid in device_info.STRINGS},
+    device_info.SYSTEM_ID: device_info.decode_system_id,
 }
 """16-bit UUID → decoder. A decoder takes the characteristic value's bytes."""
 

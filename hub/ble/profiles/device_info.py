@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import ClassVar
 
+from hub.ble.profiles._layout import check_size
 from hub.ble.profiles.errors import DecodeError
 
 # 16-bit UUID → (the DeviceInfo field it fills, characteristic name).
@@ -42,3 +43,19 @@ def decode_string(uuid16: int, data: bytes) -> DeviceInfoString:
 
 def encode_string(info: DeviceInfoString) -> bytes:
     return info.value.encode("utf-8")
+
+
+SYSTEM_ID = 0x2A23
+_SYSTEM_ID = "0x2A23 System ID"
+
+
+def decode_system_id(data: bytes) -> DeviceInfoString:
+    """System ID: a 40-bit manufacturer-defined identifier then the 24-bit OUI, little-endian.
+    Kept as the EUI-64 it forms (OUI first) in upper-case hex, the PHD IG's system id; it
+    fills `DeviceInfo.system_id`."""
+    check_size(_SYSTEM_ID, "system id", 8, data)
+    return DeviceInfoString("system_id", data[::-1].hex().upper())
+
+
+def encode_system_id(info: DeviceInfoString) -> bytes:
+    return bytes.fromhex(info.value)[::-1]
