@@ -13,6 +13,7 @@ from typing import Any
 
 from hub.ble.profiles import blood_pressure, decode, glucose, heart_rate, plx, thermometer, weight
 from hub.model import Code, DeviceInfo, Kind, Observation, Reading, SampleBlock
+from hub.serial import cms50
 
 T0 = datetime(2026, 11, 21, 8, 0, tzinfo=UTC)
 HUB = "hub-a"
@@ -31,6 +32,16 @@ def _reading(n: int, char: int, data: bytes, device: str = CUFF, **details: Any)
         id=f"0192f0e8-7d2a-7000-8000-{n:012d}",
         device=device,
         received=T0 + timedelta(seconds=n),
+    )
+
+
+def _serial_reading(n: int) -> Reading:
+    """A second of a USB serial CMS50D+ oximeter, through the real frame parser."""
+    frames = b"".join(cms50.encode_frame(pleth=60, pulse=71, spo2=97) for _ in range(60))
+    m = cms50.summarise(cms50.parse(frames).frames)
+    assert m is not None
+    return Reading.of(
+        m, id=f"0192f0e8-7d2a-7000-8000-{n:012d}", device=SERIAL, received=T0 + timedelta(seconds=n)
     )
 
 
@@ -55,7 +66,8 @@ def every_kind() -> dict[str, Reading]:
             ),
             device=OXIMETER, level="green",
         ),
-        "spo2-continuous": _reading(5, 0x2A5F, plx.encode_continuous(95, 72), device=SERIAL),
+        "spo2-continuous": _reading(5, 0x2A5F, plx.encode_continuous(95, 72), device=OXIMETER),
+        "serial-spo2": _serial_reading(14),
         "temperature": _reading(6, 0x2A1C, thermometer.encode_measurement(37.2, time=when)),
         "intermediate-temperature": _reading(7, 0x2A1E, thermometer.encode_measurement(36.1)),
         "weight": _reading(8, 0x2A9D, weight.encode_measurement(72.5, bmi=23.1, height=1.77)),

@@ -153,7 +153,7 @@ def test_phd_device_system_id_type_and_specialization() -> None:
 
 
 def test_phd_device_required_elements_present_or_data_absent() -> None:
-    text = fhir.bundle_json("b", HUB, PATIENT, [KINDS["spo2-continuous"]], T0)
+    text = fhir.bundle_json("b", HUB, PATIENT, [KINDS["serial-spo2"]], T0)
     (serial,) = [d for d in of_type(json.loads(text), "Device") if "PhdDevice" in str(d["meta"])]
     absent = {"extension": [{"url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason",
                              "valueCode": "unknown"}]}  # fmt: skip
