@@ -74,6 +74,9 @@ def test_receiver_export_validates_whole(profile: str) -> None:
     (result,) = node_validate([(exported.bundle, [])])
     assert real_errors(result, exported.bundle) == []
     assert Bundle.model_validate(exported.bundle).type == "collection"
+    if profile == "pmd":  # each Observation against the vital-signs profiles it still claims
+        observations = [e["resource"] for e in exported.bundle["entry"]]
+        assert [r for r in _validated(observations) if r[2]] == []
 
 
 def test_devices_before_device_information_was_read_are_valid() -> None:

@@ -102,9 +102,13 @@ def test_pmd_export_shape() -> None:
         assert resource["resourceType"] == "Observation"
         assert resource["subject"] == {"identifier": {"system": FODSELSNUMMER, "value": FNR}}
         assert resource["subject"]["identifier"]["system"] in NORWEGIAN
+        # no PHD claim (its references cannot resolve here), the vital-signs claims stay
+        assert not any("/uv/phd/" in p for p in resource["meta"].get("profile", []))
         # nothing refers to a resource the Bundle does not hold
         assert "urn:uuid:" not in str({k: v for k, v in resource.items() if k != "identifier"})
     assert len({e["fullUrl"] for e in pmd["entry"]}) == len(pmd["entry"])
+    claims = {p for e in pmd["entry"] for p in e["resource"]["meta"].get("profile", [])}
+    assert "http://hl7.org/fhir/StructureDefinition/oxygensat" in claims
 
 
 def _stored_db(path: Path) -> Path:

@@ -26,6 +26,7 @@ from hub.wire.fhir import PATIENT_SYSTEM
 Profile = Literal["plain", "pmd"]
 Stored = Iterable[tuple[dict[str, Any], list[int]]]  # (batch Bundle, stored entry indexes)
 _NS = uuid.UUID("7c0d7d0e-3f3a-4f0b-9a59-2d8f7f6c1e22")
+PHD_PROFILES = "http://hl7.org/fhir/uv/phd/"
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,15 @@ def _pmd_entry(
         else {"identifier": {"system": identity.system, "value": identity.value}}
     )
     out = {k: v for k, v in resource.items() if k != "extension"}
+    # The PHD profiles need the gateway and device as resolvable references, which an
+    # Observation-only Bundle cannot hold: only the R4 vital-signs claims stay.
+    meta = resource.get("meta", {})
+    profiles = [p for p in meta.get("profile", []) if not p.startswith(PHD_PROFILES)]
+    out["meta"] = (
+        {**meta, "profile": profiles}
+        if profiles
+        else {k: v for k, v in meta.items() if k != "profile"}
+    )
     out["subject"] = subject
     device = by_url.get(resource.get("device", {}).get("reference", ""))
     if device is not None:
