@@ -19,6 +19,7 @@ from fhir_support import (
     node_validate,
     real_errors,
 )
+from fhir_support import VITAL_SIGNS as VITAL
 
 from hub.receiver.export import export_bundle
 from hub.receiver.register import Register, RegisterEntry
@@ -58,6 +59,39 @@ def test_the_validator_can_fail() -> None:
     (_, _, base), (_, _, profile) = _validated([broken])
     assert base == []
     assert any("OxygenSatCode" in e for e in profile)
+
+
+def test_the_filtered_false_alarms_are_the_validators_not_ours() -> None:
+    """A textbook bp panel (the R4 spec's own shape, LOINC only) and a heart rate over a
+    period draw the same errors the tests filter: if a Medplum upgrade stops reporting them,
+    this fails and the filter in fhir_support must go."""
+    vs = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                      "code": "vital-signs"}]}  # fmt: skip
+
+    def quantity(v: float, unit: str) -> dict:
+        return {"value": v, "unit": unit, "system": "http://unitsofmeasure.org", "code": unit}
+
+    def loinc(code: str) -> dict:
+        return {"coding": [{"system": "http://loinc.org", "code": code}]}
+
+    panel = {
+        "resourceType": "Observation", "status": "final", "category": [vs],
+        "code": loinc("85354-9"), "subject": {"reference": "Patient/example"},
+        "effectiveDateTime": "2026-11-21T08:00:00Z",
+        "component": [
+            {"code": loinc("8480-6"), "valueQuantity": quantity(107, "mm[Hg]")},
+            {"code": loinc("8462-4"), "valueQuantity": quantity(60, "mm[Hg]")},
+        ],
+    }  # fmt: skip
+    rate = {
+        **panel, "code": loinc("8867-4"), "component": [],
+        "effectivePeriod": {"start": "2026-11-21T08:00:00Z", "end": "2026-11-21T08:01:00Z"},
+        "valueQuantity": quantity(61, "/min"),
+    }  # fmt: skip
+    del rate["component"], rate["effectiveDateTime"]
+    results = node_validate([(panel, [f"{VITAL}bp"]), (rate, [f"{VITAL}heartrate"])])
+    errors = " ".join(e for r in results for e in r["errors"])
+    assert "SystolicBP" in errors and "DiastolicBP" in errors and "vs-1" in errors
 
 
 def test_batch_bundle_validates_whole() -> None:
