@@ -3,6 +3,7 @@ values, and the independent validator (Medplum, run by Node) the FHIR tests chec
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import struct
@@ -28,7 +29,7 @@ VITAL_SIGNS = "http://hl7.org/fhir/StructureDefinition/"
 def _reading(n: int, char: int, data: bytes, device: str = CUFF, **details: Any) -> Reading:
     m = decode(char, data)
     return Reading.of(
-        m.__class__(m.kind, m.device_time, m.observations, m.flags, {**m.details, **details}),
+        dataclasses.replace(m, details={**m.details, **details}),
         id=f"0192f0e8-7d2a-7000-8000-{n:012d}",
         device=device,
         received=T0 + timedelta(seconds=n),
