@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from hub.testbed.pki import RECEIVER_CN, Pki
+from hub.testbed.provision import HospitalPki
 from hub.wire.topics import ROOT
 
 MOSQUITTO = "/usr/sbin/mosquitto"
@@ -81,12 +82,21 @@ def config_text(pki: Pki, workdir: Path, port: int) -> str:
 class Broker:
     """One Mosquitto process on 127.0.0.1:`port`, restartable on the same port."""
 
-    def __init__(self, pki: Pki, workdir: Path, port: int | None = None) -> None:
+    def __init__(
+        self, pki: Pki | HospitalPki, workdir: Path, port: int | None = None,
+        conf: Path | None = None,
+    ) -> None:  # fmt: skip
+        """`conf`: run this config (the one `hub hospital init` wrote, listening on `port`,
+        logging into `workdir`) instead of writing one for `pki`."""
         self.pki = pki
         self.workdir = workdir
         self.port = port or free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         workdir.mkdir(parents=True, exist_ok=True)
+        if conf is not None:
+            self.conf = conf
+            return
+        assert isinstance(pki, Pki)
         (workdir / "acl.conf").write_text(acl_text())
         self.conf = workdir / "mosquitto.conf"
         self.conf.write_text(config_text(pki, workdir, self.port))

@@ -12,10 +12,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from hub.testbed.broker import MOSQUITTO, Broker
+from hub.testbed.broker import MOSQUITTO, Broker, free_port
 from hub.testbed.patient import DEVICES
-from hub.testbed.pki import Pki, make_pki, pki_paths
-from hub.uplink.setup import SIGNING_KEY_NAME
+from hub.testbed.provision import HospitalPki, provision
 
 HUB_ID = "demo-hub"
 INSTALL_HINT = "sudo apt-get install mosquitto"
@@ -33,7 +32,7 @@ def check_mosquitto() -> None:
 @dataclass
 class World:
     work: Path
-    pki: Pki
+    pki: HospitalPki
     broker: Broker
     receiver: subprocess.Popen[bytes] | None = None
 
@@ -47,18 +46,15 @@ class World:
 
     @classmethod
     def create(cls, work: Path, port: int | None = None) -> World:
-        """A PKI and a broker configuration under `work` (nothing started yet)."""
+        """The hospital and the hub put into service under `work` the way a real pair is
+        (`hub.testbed.provision`), and the broker the hospital configured (not started)."""
         check_mosquitto()
         work.mkdir(parents=True, exist_ok=True)
-        pki_dir = work / "pki"
-        if (pki_dir / "ca.crt").exists():
-            pki = pki_paths(pki_dir, [HUB_ID])
-        else:
-            pki = make_pki(pki_dir, [HUB_ID], now=datetime.now(UTC))
-        broker = Broker(pki, work / "broker", port)
-        world = cls(work, pki, broker)
+        made = provision(work / "hospital", work / "state", HUB_ID, port or free_port(),
+                         datetime.now(UTC))  # fmt: skip
+        broker = Broker(made.pki, made.hospital.broker, made.port, conf=made.broker_conf)
+        world = cls(work, made.pki, broker)
         world.config_path.write_text(hub_config(world))
-        _install_signing_key(pki.hub_sign_key(HUB_ID), work / "state" / SIGNING_KEY_NAME)
         return world
 
     def start(self) -> None:
@@ -98,19 +94,11 @@ class World:
         self.broker.stop()
 
 
-def _install_signing_key(source: Path, target: Path) -> None:
-    """The hub's payload-signing key where the daemon looks for it (as on a provisioned hub,
-    where it is generated in place and only its public half leaves)."""
-    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(source.read_bytes())
-
-
 def hub_config(world: World) -> str:
     """The hub's TOML: data under the working directory, a fast demo cadence (short batches,
-    short triage windows so the scripted deterioration shows within seconds)."""
-    p, w = world.pki, world.work
+    short triage windows so the scripted deterioration shows within seconds). The broker's
+    address and the identity's files come from the imported identity, as on a real hub."""
+    w = world.work
     devices = "".join(
         f'\n[[devices]]\naddress = "{address}"\nkind = "{kind}"\nname = "{name}"\n'
         for address, kind, name in DEVICES
@@ -127,13 +115,6 @@ flush_ms = 100
 disk_floor_mb = 0
 
 [uplink]
-host = "127.0.0.1"
-port = {world.broker.port}
-ca_file = "{p.ca}"
-cert_file = "{p.hubs[HUB_ID].cert}"
-key_file = "{p.hubs[HUB_ID].key}"
-hospital_key_file = "{p.hospital_enc_pub}"
-hospital_signing_key_file = "{p.hospital_sign_pub}"
 batch_seconds = 0.5
 ack_timeout_s = 5.0
 
