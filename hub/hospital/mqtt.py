@@ -35,13 +35,18 @@ class Endpoint:
 
 
 class _Session:
-    """One connection; paho's network thread runs while it is open."""
+    """One connection; paho's network thread runs while it is open and reports here."""
 
     def __init__(self, endpoint: Endpoint, timeout: float) -> None:
         self.timeout = timeout
         self.connected = threading.Event()
+        self.granted = threading.Event()
+        self.published = threading.Event()
         self.failure = ""
+        self.verdict: Any = None
         self.lock = threading.Lock()
+        self.found: dict[str, bytes] = {}
+        self.last_activity = time.monotonic()
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5,
                                   client_id=f"ops-{time.monotonic_ns()}")  # fmt: skip
         try:
@@ -51,6 +56,9 @@ class _Session:
             raise HospitalError(f"operations certificate unusable: {exc}") from None
         self.client.tls_set_context(ctx)
         self.client.on_connect = self._on_connect
+        self.client.on_publish = self._on_publish
+        self.client.on_subscribe = self._on_subscribe
+        self.client.on_message = self._on_message
         try:
             self.client.connect(endpoint.host, endpoint.port)
         except (OSError, ssl.SSLError) as exc:
@@ -67,6 +75,25 @@ class _Session:
             self.failure = f"({reason})"
         self.connected.set()
 
+    def _on_publish(self, _c: mqtt.Client, _u: Any, _mid: int, reason: Any, _p: Any) -> None:
+        self.verdict = reason
+        self.published.set()
+
+    def _on_subscribe(self, _c: mqtt.Client, _u: Any, _m: int, _codes: Any, _p: Any) -> None:
+        with self.lock:
+            self.last_activity = time.monotonic()
+        self.granted.set()
+
+    def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        if msg.retain:
+            with self.lock:
+                self.found[msg.topic] = msg.payload
+                self.last_activity = time.monotonic()
+
+    def idle_s(self) -> float:
+        with self.lock:
+            return time.monotonic() - self.last_activity
+
     def close(self) -> None:
         self.client.disconnect()
         self.client.loop_stop()
@@ -75,20 +102,12 @@ class _Session:
 def publish_retained(endpoint: Endpoint, topic: str, payload: bytes, timeout: float = 10.0) -> None:
     """Publish retained at QoS 1; returns once the broker accepted it, else HospitalError."""
     session = _Session(endpoint, timeout)
-    done = threading.Event()
-    verdict: list[Any] = []
-
-    def on_publish(_c: mqtt.Client, _u: Any, _mid: int, reason: Any, _p: Any) -> None:
-        verdict.append(reason)
-        done.set()
-
-    session.client.on_publish = on_publish
     try:
         session.client.publish(topic, payload, qos=1, retain=True)
-        if not done.wait(timeout):
+        if not session.published.wait(timeout):
             raise HospitalError(f"no answer from the broker within {timeout:.0f} s for {topic}")
-        if verdict[0].is_failure:
-            raise HospitalError(f"the broker refused the publish on {topic}: {verdict[0]}")
+        if session.verdict.is_failure:
+            raise HospitalError(f"the broker refused the publish on {topic}: {session.verdict}")
     finally:
         session.close()
 
@@ -98,33 +117,13 @@ def retained(endpoint: Endpoint, topic_filter: str, quiet_s: float = 0.5,
     """The retained messages under `topic_filter`: collected until none arrived for
     `quiet_s` after the subscription was granted (the broker sends them right after)."""
     session = _Session(endpoint, timeout)
-    found: dict[str, bytes] = {}
-    granted = threading.Event()
-    last = [time.monotonic()]
-
-    def on_message(_c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
-        if msg.retain:
-            with session.lock:
-                found[msg.topic] = msg.payload
-                last[0] = time.monotonic()
-
-    def on_subscribe(_c: mqtt.Client, _u: Any, _m: int, codes: list[Any], _p: Any) -> None:
-        last[0] = time.monotonic()
-        granted.set()
-
-    session.client.on_message = on_message
-    session.client.on_subscribe = on_subscribe
     try:
         session.client.subscribe(topic_filter, qos=1)
-        if not granted.wait(timeout):
+        if not session.granted.wait(timeout):
             raise HospitalError(f"the broker did not answer the subscription to {topic_filter}")
-        while True:
-            with session.lock:
-                idle = time.monotonic() - last[0]
-            if idle >= quiet_s:
-                break
+        while (idle := session.idle_s()) < quiet_s:
             time.sleep(quiet_s - idle)
         with session.lock:
-            return dict(found)
+            return dict(session.found)
     finally:
         session.close()
