@@ -10,25 +10,14 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from daemon_support import offline_config
 from waiting import until
 
 from hub.model import EventKind, Reading
 from hub.testbed.hub_side import DemoHub
 from hub.testbed.patient import CUFF, OXIMETER, SCALE, Script
 
-CONFIG = """[hub]
-id = "hub-a"
-data_dir = "{root}/state"
-runtime_dir = "{root}/run"
-timezone = "Europe/Oslo"
-
-[store]
-flush_ms = 50
-disk_floor_mb = 0
-
-[uplink]
-enabled = false
-
+TABLES = """
 [[devices]]
 address = "{cuff}"
 kind = "blood-pressure"
@@ -59,8 +48,7 @@ def test_scan_pair_clock_correction_and_schedule(tmp_path: Path) -> None:
     missed = (local_now - timedelta(hours=2)).strftime("%H:%M")
     if local_now.hour < 3:  # keep the slot on today's date, clearly over
         missed = "00:00"
-    config = tmp_path / "hub.toml"
-    config.write_text(CONFIG.format(root=tmp_path, cuff=CUFF, missed=missed))
+    config = offline_config(tmp_path, TABLES.format(cuff=CUFF, missed=missed))
     synced = {"now": False}
     script = Script(cuff_every_s=1.0, scale_every_s=1.0, deteriorate_after_s=3600)
     sock = tmp_path / "run" / "control.sock"

@@ -6,24 +6,14 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+from daemon_support import offline_config
 from waiting import until
 
 from hub.model import EventKind, Kind
 from hub.testbed.hub_side import DemoHub
 from hub.testbed.patient import BAND, CUFF, DEVICES, OXIMETER, SCALE, Script
 
-CONFIG = """[hub]
-id = "hub-a"
-data_dir = "{root}/state"
-runtime_dir = "{root}/run"
-
-[store]
-flush_ms = 50
-disk_floor_mb = 64
-
-[uplink]
-enabled = false
-
+TABLES = """
 [ble]
 max_connections = 4
 
@@ -34,8 +24,7 @@ pathway = "news2"
 
 def test_full_disk_sheds_raw_streams_only(tmp_path: Path) -> None:
     devices = "".join(f'\n[[devices]]\naddress = "{a}"\nkind = "{k}"\n' for a, k, _name in DEVICES)
-    config = tmp_path / "hub.toml"
-    config.write_text(CONFIG.format(root=tmp_path) + devices)
+    config = offline_config(tmp_path, TABLES + devices, floor_mb=64)
     free = {"bytes": 10 * 2**30}
 
     async def scenario() -> None:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from daemon_support import offline_config
 from waiting import until
 
 from hub.daemon import Daemon
@@ -20,18 +21,7 @@ from hub.testbed.hub_side import DemoHub
 from hub.testbed.patient import CUFF, Script
 from hub.wire.messages import DownlinkConfig, sign_message
 
-CONFIG = """[hub]
-id = "hub-a"
-data_dir = "{root}/state"
-runtime_dir = "{root}/run"
-
-[store]
-flush_ms = 50
-disk_floor_mb = 0
-
-[uplink]
-enabled = false
-
+TABLES = """
 [patient]
 pathway = "general"
 
@@ -66,8 +56,7 @@ async def cuff_readings(daemon: Daemon) -> list[Reading]:
 def test_the_hospitals_config_assigns_devices_moves_thresholds_and_bad_ones_are_refused(
     tmp_path: Path,
 ) -> None:
-    config = tmp_path / "hub.toml"
-    config.write_text(CONFIG.format(root=tmp_path))
+    config = offline_config(tmp_path, TABLES)
     script = Script(cuff_every_s=0.5, scale_every_s=3600, deteriorate_after_s=3600)
 
     async def scenario() -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from daemon_support import offline_config
 from test_daemon_control import call
 from waiting import until
 
@@ -19,18 +20,7 @@ from hub.sim.serial_oximeter import PtyOximeter
 from hub.testbed.hub_side import DemoHub
 
 OXI = "cms50d-1"
-CONFIG = """[hub]
-id = "hub-a"
-data_dir = "{root}/state"
-runtime_dir = "{root}/run"
-
-[store]
-flush_ms = 50
-disk_floor_mb = 0
-
-[uplink]
-enabled = false
-
+TABLES = """
 [[devices]]
 address = "{oxi}"
 kind = "pulse-oximeter"
@@ -70,8 +60,7 @@ def lost(daemon: Daemon) -> list[Event]:
 @pytest.mark.slow
 def test_serial_oximeter_unplugged_and_plugged_back(tmp_path: Path) -> None:
     port = tmp_path / "ttyUSB-oximeter"
-    config = tmp_path / "hub.toml"
-    config.write_text(CONFIG.format(root=tmp_path, oxi=OXI, port=port))
+    config = offline_config(tmp_path, TABLES.format(oxi=OXI, port=port))
     sock = tmp_path / "run" / "control.sock"
 
     async def scenario() -> None:

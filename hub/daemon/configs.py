@@ -11,7 +11,6 @@ the status says which version is in force and which was refused last, and why.
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from hub import config
 from hub.config import Config, ConfigError
 from hub.daemon import assignments
 from hub.daemon.layers import Layers, Rules
+from hub.keyfiles import write_atomic
 from hub.wire.messages import DownlinkConfig, MessageError, parse_config
 
 DOWNLINK_FILE = "downlink-config"  # the name the uplink used before the daemon kept it
@@ -88,13 +88,7 @@ def stored_downlink(
 
 def keep_downlink(path: Path, raw: bytes) -> None:
     """Write the signed config atomically (a crash leaves the old one or the new one)."""
-    tmp = path.with_name(path.name + ".new")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(raw)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    write_atomic(path, raw, 0o600)
 
 
 def digest(raw: bytes) -> str:

@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from hub.ids import SECRET_BYTES
+from hub.keyfiles import write_atomic
 
 
 def load_secret(path: Path) -> bytes:
@@ -15,13 +16,7 @@ def load_secret(path: Path) -> bytes:
     except FileNotFoundError:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         data = os.urandom(SECRET_BYTES)
-        tmp = path.with_name(path.name + ".new")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
+        write_atomic(path, data, 0o600)
         return data
     if len(data) != SECRET_BYTES:
         raise ValueError(f"{path}: expected {SECRET_BYTES} bytes, found {len(data)}")
