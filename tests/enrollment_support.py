@@ -67,14 +67,16 @@ def write_hub_config(directory: Path, hub: str, extra: str = "") -> Path:
 
 def give_identity(place: HospitalDir, hub_toml: Path) -> str:
     """init, request, enroll, import: the technician's and the hospital's commands in order.
-    Returns the request's fingerprint as the hub printed it."""
+    The fingerprint the hub printed must be the one the hospital printed; returns it."""
     request = hub_toml.parent / "request.json"
     hub_command("identity", "init", "--config", hub_toml)
     printed = hub_command("identity", "request", "--config", hub_toml, "--out", request).stdout
-    hub_command("hospital", "enroll", request, "--dir", place.root)
+    enrolled = hub_command("hospital", "enroll", request, "--dir", place.root).stdout
     hub_command("identity", "import", hub_toml.parent / "request.response.json",
                 "--config", hub_toml)  # fmt: skip
-    return printed.split("fingerprint ")[1].split()[0]
+    code = printed.split("fingerprint ")[1].split()[0]
+    assert f"request fingerprint {code} " in enrolled, (printed, enrolled)
+    return code
 
 
 @dataclass

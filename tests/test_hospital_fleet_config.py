@@ -47,7 +47,7 @@ def _status(hub: str) -> bytes:
     body = {"state": "online", "hub": hub, "version": "0.1.0", "time": now,
             "devices": [{"kind": "blood-pressure", "battery": 80}], "queue_depth": 0,
             "clock_synced": True, "uplink": {"problem": "none"}, "errors": [],
-            "config_version": 1}  # fmt: skip
+            "config": {"version": 1, "refused": None}}  # fmt: skip
     return json.dumps(body).encode()
 
 

@@ -67,7 +67,11 @@ def _status(seconds_ago: float, **extra: object) -> bytes:
 
 def test_fleet_states() -> None:
     statuses = {
-        topics.status("hub-on"): _status(5, uplink={"problem": "auth"}),
+        topics.status("hub-on"): _status(
+            5,
+            uplink={"problem": "auth"},
+            config={"version": 2, "refused": {"version": 3, "key": "thresholds.8480-6"}},
+        ),
         topics.status("hub-quiet"): _status(3600),
         topics.status("hub-gone"): b'{"state":"offline"}',
         topics.status("hub-bad"): b"\xff",
@@ -80,8 +84,9 @@ def test_fleet_states() -> None:
         "hub-on": "online", "hub-quiet": "silent", "hub-gone": "offline",
         "hub-bad": "silent", "hub-new": "never-seen", "hub-lost": "revoked",
     }  # fmt: skip
-    assert rows["hub-on"].problems == "uplink: auth"
+    assert rows["hub-on"].problems == "uplink: auth; config 3 refused at thresholds.8480-6"
     assert rows["hub-quiet"].silent_s == 3600.0
+    assert rows["hub-on"].config_version == 2
 
 
 _JSON = st.recursive(

@@ -1,7 +1,8 @@
 """`hub hospital fleet`: every enrolled hub's retained status, as a table or JSON.
 
-The status a hub publishes (retained, `dho/v1/hubs/<hub>/status`) carries no health value;
-its `time` says when it was published. A hub whose latest status is older than
+The status a hub publishes (retained, `dho/v1/hubs/<hub>/status`, `hub.daemon.status`)
+carries no health value; its `time` (ISO 8601 with offset) says when it was published, and
+`config.version` which downlink config is in force. A hub whose latest status is older than
 `silent_after`, whose last will says it went offline, or that never published one, is
 marked silent. `rows` is pure; `collect` reads the broker.
 """
@@ -83,13 +84,19 @@ def _row(hub: str, body: dict[str, Any] | None, revoked: bool, now: datetime,
     problems = [str(e) for e in _typed(body, "errors", list, [])]
     if uplink.get("problem") not in (None, "", "none"):
         problems.insert(0, f"uplink: {uplink['problem']}")
+    config = _typed(body, "config", dict, {})
+    refused = _typed(config, "refused", dict, None)
+    if refused is not None:
+        problems.append(f"config {refused.get('version')} refused at {refused.get('key')}")
+    if body and seen is None and state != "offline":
+        problems.append("status carries no time")
     return Row(
         hub=hub,
         state=state,
         last_seen=seen.isoformat() if seen else None,
         silent_s=round(silent_s, 1) if silent_s is not None else None,
         version=_typed(body, "version", str, None),
-        config_version=_typed(body, "config_version", int, None),
+        config_version=_typed(config, "version", int, None),
         devices=", ".join(devices) or "-",
         queue_depth=_typed(body, "queue_depth", int, None),
         clock_synced=_typed(body, "clock_synced", bool, None),
