@@ -5,14 +5,18 @@ component slices). Each test is named after the rule it checks."""
 from __future__ import annotations
 
 import json
+import math
+import struct
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from fhir.resources.R4B.bundle import Bundle
 from fhir_support import CUFF, HUB, INFO, OXIMETER, PATIENT, SERIAL, T0, bundle, every_kind
 from fhir_support import resources as of_type
+from hypothesis import given
+from hypothesis import strategies as st
 
-from hub.model import Code, Kind, Observation, Reading
+from hub.model import Code, Kind, Observation, Reading, SampleBlock
 from hub.wire import fhir, fhir_values, phd_status
 from hub.wire.phd_devices import (
     BLUETOOTH_SYSTEM,
@@ -330,3 +334,16 @@ def test_strings_are_escaped() -> None:
 def test_batch_bundle_validates_as_r4b() -> None:
     assert Bundle.model_validate(BATCH).type == "transaction"
     assert datetime.fromisoformat(BATCH["timestamp"]).tzinfo == UTC
+
+
+@given(st.lists(st.floats(-1e9, 1e9, width=32) | st.just(float("nan")), min_size=1, max_size=120))
+def test_rtsa_data_round_trips_every_sample_and_gap(values: list[float]) -> None:
+    block = SampleBlock(Code.HEART_RATE, T0, 1.0, struct.pack(f"<{len(values)}f", *values))
+    data = json.loads("{" + fhir_values.sampled(block) + "}")["valueSampledData"]["data"]
+    back = data.split(" ")
+    assert len(back) == len(values)
+    for text, sent in zip(back, values, strict=True):
+        if math.isnan(sent):
+            assert text == "E"
+        else:
+            assert struct.unpack("<f", struct.pack("<f", float(text)))[0] == sent

@@ -113,10 +113,24 @@ def summary_parts(reading: Reading) -> str:
     return f',"component":[{",".join(parts)}]' if parts else ""
 
 
+_F32 = struct.Struct("<f")
+
+
+def _sample_text(v: float) -> str:
+    """The shortest of 7 or 9 significant digits that reads back as the same float32."""
+    if v != v:
+        return "E"
+    if v.is_integer() and abs(v) < 1e7:
+        return str(int(v))  # nearly every SpO2 and pulse sample
+    text = format(v, ".7g")
+    return text if _F32.unpack(_F32.pack(float(text)))[0] == v else format(v, ".9g")
+
+
 def sampled(block: SampleBlock) -> str:
-    """valueSampledData of a stream block: one dimension, period in ms, "E" for a gap."""
+    """valueSampledData of a stream block: one dimension, period in ms, "E" for a gap, each
+    sample as the exact float32 the hub stored."""
     values = struct.unpack(f"<{block.count}f", block.values)
-    data = " ".join("E" if v != v else format(v, ".6g") for v in values)
+    data = " ".join(map(_sample_text, values))
     unit = dumps(block.unit)
     return (
         f'"valueSampledData":{{"origin":{{"value":0,"unit":{unit},"system":"{UCUM}",'
