@@ -27,7 +27,15 @@ from hub.hospital.ca import (
     make_root,
     sign_hub,
 )
-from hub.hospital.layout import OPS, RECEIVER, HospitalDir, HospitalError, Settings, check_hub_id
+from hub.hospital.layout import (
+    OPS,
+    RECEIVER,
+    HospitalDir,
+    HospitalError,
+    Settings,
+    check_host,
+    check_hub_id,
+)
 from hub.keyfiles import (
     load_ed25519_public,
     load_x25519_public,
@@ -38,6 +46,7 @@ from hub.keyfiles import (
 from hub.wire.enrollment import (
     EnrollmentError,
     Response,
+    certificate_fingerprint,
     decode_request,
     fingerprint,
     verify_request,
@@ -63,6 +72,8 @@ def init(
     """Create the hospital directory; refuses to touch one that already has a CA."""
     if place.issuer_key.exists():
         raise HospitalError(f"{place.root} already has a CA ({place.issuer_key})")
+    for host in (settings.broker_host, settings.listen, *hosts):
+        check_host(host)
     issuer, above = _existing(existing) if existing else (make_root("dho hospital CA", now), [])
     root = above[-1] if above else issuer.cert
     for directory in place.directories():
@@ -92,6 +103,8 @@ def init(
     write_atomic(broker_dir / "mosquitto.conf", broker.mosquitto_conf(place, settings).encode())
     return [
         f"hospital CA in {place.root} (trust anchor {place.ca})",
+        f"CA fingerprint {certificate_fingerprint(root)} "
+        "(technicians may pass it to `hub identity import --ca-fingerprint`)",
         f"broker config {broker_dir / 'mosquitto.conf'} for {', '.join(hosts)}",
         f"hubs will connect to {settings.broker_host}:{settings.broker_port}",
     ]

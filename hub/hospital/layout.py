@@ -26,6 +26,7 @@ from pathlib import Path
 RECEIVER = "receiver"
 OPS = "ops"
 HUB_ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,62}$")  # as hub.config's [hub] id
+HOST = re.compile(r"^[A-Za-z0-9:.-]{1,253}$")  # a DNS name, an IPv4 or an IPv6 address
 
 
 class HospitalError(ValueError):
@@ -136,3 +137,9 @@ def check_hub_id(hub: str) -> str:
     if not HUB_ID.fullmatch(hub):
         raise HospitalError(f"{hub!r} is not a hub id (lower-case letters, digits and '-')")
     return hub
+
+
+def check_host(host: str) -> str:
+    if not HOST.fullmatch(host):
+        raise HospitalError(f"{host!r} is not a host name or IP address")
+    return host
