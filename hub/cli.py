@@ -91,7 +91,11 @@ def _receiver(args: argparse.Namespace) -> int:
         if args.action == "export":
             if not args.fhir:
                 raise UsageError("export needs --fhir (the only format)")
-            print(json.dumps(app.export_fhir(args.db)))
+            exported = app.export(args.db, args.profile, args.register)
+            print(json.dumps(exported.bundle))
+            for pseudonym in sorted(exported.unresolved):
+                print(f"hub receiver export: patient {pseudonym!r} is not in the register",
+                      file=sys.stderr)  # fmt: skip
             return 0
         settings = ReceiverSettings(
             host=args.host, port=args.port, ca=args.ca, cert=args.cert, key=args.key,
@@ -193,6 +197,10 @@ def build_parser() -> argparse.ArgumentParser:
     q = actions.add_parser("export", help="print a FHIR R4 Bundle of what the receiver stored")
     q.add_argument("--fhir", action="store_true", help="as a FHIR R4 Bundle (JSON)")
     q.add_argument("--db", type=Path, default=Path("receiver.db"), help="SQLite database")
+    q.add_argument("--profile", choices=("plain", "pmd"), default="plain",
+                   help="plain: R4 + PHD IG; pmd: Norway's VkpObservation/PMD shape")  # fmt: skip
+    q.add_argument("--register", type=Path, metavar="CSV",
+                   help="enrollment register: pseudonym,system,value rows")  # fmt: skip
     q.set_defaults(func=_receiver)
     identity_cli.add_parser(sub, _identity, _add_config_option)
     hospital_cli.add_parser(sub, _hospital)

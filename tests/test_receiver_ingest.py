@@ -81,13 +81,15 @@ def test_stores_and_deduplicates(pki: Pki, ingest: Ingest) -> None:
     batch = readings(10)
     env = _envelope(pki, "hub-a", batch)
     (ack,) = ingest.handle([(topics.up("hub-a"), env)], NOW)
-    assert (ack.ok, ack.batch, ack.stored, ack.duplicates) == (True, "b-1", 20, 0)
+    # panel + pulse per reading, and reading 0's cuff-status bits (PhdBitsEnumerationObservation)
+    assert (ack.ok, ack.batch, ack.stored, ack.duplicates) == (True, "b-1", 21, 0)
     # the same batch again (a re-send), and a new batch overlapping half of it
     again = _envelope(pki, "hub-a", batch)
     overlap = _envelope(pki, "hub-a", batch[5:] + readings(5, start=100), batch_id="b-2")
     acks = ingest.handle([(topics.up("hub-a"), again), (topics.up("hub-a"), overlap)], NOW)
-    assert [(a.stored, a.duplicates) for a in acks] == [(0, 20), (10, 10)]
-    assert len(reading_ids(ingest.db)) == 30 and ingest.db.count() == 30
+    # (readings 0 and 104 also carry cuff-status bits: one more Observation each)
+    assert [(a.stored, a.duplicates) for a in acks] == [(0, 21), (11, 10)]
+    assert len(set(reading_ids(ingest.db))) == 15 and ingest.db.count() == 32
 
 
 def test_refusals_name_the_reason(pki: Pki, ingest: Ingest) -> None:
@@ -170,7 +172,7 @@ def test_bad_envelopes_over_mqtt_get_a_signed_refusal(c: Chain, tmp_path: Path) 
             (False, "replayed-from-another-hub"),
             (False, "truncated"),
         ]
-        assert receiver.ingest.db.count() == 6
+        assert receiver.ingest.db.count() == 7  # 3 readings × 2, and reading 0's status bits
 
 
 @pytest.mark.slow
@@ -240,4 +242,5 @@ def test_serve_runs_until_stopped(c: Chain, tmp_path: Path) -> None:
         server.join(timeout=30)
     store.close()
     exported = export_fhir(tmp_path / "served.db")
-    assert len(exported["entry"]) == 1 + 80
+    # gateway, patient and cuff; panel + pulse per reading; status bits of readings 0, 13, 26, 39
+    assert len(exported["entry"]) == 3 + 80 + 4

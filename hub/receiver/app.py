@@ -13,6 +13,8 @@ from typing import Any
 from hub.keyfiles import load_ed25519_private, load_x25519_private
 from hub.receiver.db import ReceiverDb
 from hub.receiver.enrolled import EnrollmentDir
+from hub.receiver.export import Export, Profile, export_bundle
+from hub.receiver.register import Register, RegisterError
 from hub.receiver.service import Ingest, Receiver, ReceiverSettings
 
 log = logging.getLogger(__name__)
@@ -68,11 +70,21 @@ def serve(options: Options, stop: threading.Event | None = None) -> int:
     return 0
 
 
-def export_fhir(db_path: Path) -> dict[str, Any]:
+def export(db_path: Path, profile: Profile, register_path: Path | None) -> Export:
+    """What the receiver stored, as the `profile` Bundle, patients resolved by the register."""
     if not db_path.is_file():
         raise SetupError(f"--db {db_path}: no such file")
+    try:
+        register = Register.load(register_path) if register_path else Register(())
+    except RegisterError as exc:
+        raise SetupError(str(exc)) from exc
     db = ReceiverDb(db_path)
     try:
-        return db.export_bundle()
+        return export_bundle(db.stored_entries(), register, profile)
     finally:
         db.close()
+
+
+def export_fhir(db_path: Path) -> dict[str, Any]:
+    """The plain export's Bundle, with no register (every patient left as the pseudonym)."""
+    return export(db_path, "plain", None).bundle
