@@ -176,6 +176,27 @@ def receiver(place: HospitalDir, port: int, db: Path) -> Iterator[Receiver]:
 
 
 @contextmanager
+def receiver_process(place: HospitalDir, port: int, db: Path) -> Iterator[Path]:
+    """`hub receiver` as its own process with the files `hub hospital init` made; yields its
+    log. Stopped by its own pid."""
+    cert, key = place.service("receiver")
+    log = db.with_suffix(".log")
+    args = ["receiver", "--host", "127.0.0.1", "--port", str(port), "--ca", place.ca,
+            "--cert", cert, "--key", key, "--enrollment", place.enrollment,
+            "--encryption-key", place.key("hospital.enc.key"),
+            "--signing-key", place.key("hospital.sign.key"), "--db", db]  # fmt: skip
+    with log.open("ab") as out:
+        proc = subprocess.Popen([*HUB, *map(str, args)], stdin=subprocess.DEVNULL, stdout=out,
+                                stderr=out, cwd=ROOT, start_new_session=True)  # fmt: skip
+    try:
+        wait_for(lambda: "subscribed to" in log.read_text(), "the receiver to subscribe")
+        yield log
+    finally:
+        os.kill(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+@contextmanager
 def hub_loop(hub_toml: Path) -> Iterator[HubLoop]:
     """The uplink `hub run` builds from this configuration (the identity merged in by the
     loader) over a store in the data directory, with short timers for a test. Imported here:

@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pytest
 from enrollment_support import (
-    files_under,
     give_identity,
     hospital_with_broker,
     hub_command,
     hub_loop,
-    receiver,
+    receiver_process,
     tls_accepted,
     write_hub_config,
 )
@@ -24,6 +23,7 @@ from waiting import wait_for
 
 from hub import config
 from hub.identity.files import UPLINK_SETTINGS
+from hub.receiver.db import ReceiverDb
 
 pytestmark = pytest.mark.slow
 
@@ -31,29 +31,30 @@ pytestmark = pytest.mark.slow
 def test_empty_directories_to_the_first_acknowledged_reading(tmp_path: Path) -> None:
     hub_toml = write_hub_config(tmp_path / "hub-a", "hub-a")
     data = tmp_path / "hub-a" / "data"
+    db = tmp_path / "receiver.db"
     with hospital_with_broker(tmp_path / "hospital") as broker:
         place = broker.place
-        with receiver(place, broker.port, tmp_path / "receiver.db") as rx:
-            assert rx.ingest.hub_keys == {}  # nothing enrolled when the receiver started
-            code = give_identity(place, hub_toml)
-            enrolled = (tmp_path / "hub-a" / "request.json").read_text()
-            assert '"hub": "hub-a"' in enrolled
-            # the hub printed the fingerprint the hospital's enroll printed too
-            assert len(code) == 19 and code.count("-") == 3
+        # the receiver runs before the hub exists; it picks up the enrollment while running
+        with receiver_process(place, broker.port, db) as log:
+            assert "0 hubs enrolled" in log.read_text()
+            give_identity(place, hub_toml)
             sent = readings(3)
             with hub_loop(hub_toml) as hub:
                 hub.start()
                 hub.add(sent, urgent=True)
                 wait_for(lambda: hub.unacked() == 0, "the first acknowledged readings")
-            assert sorted(set(reading_ids(rx.ingest.db))) == sorted(r.id for r in sent)
-            assert rx.ingest.refused == {}
+        stored = ReceiverDb(db)
+        try:
+            assert sorted(set(reading_ids(stored))) == sorted(r.id for r in sent)
+        finally:
+            stored.close()
         # keys never left the hub: private files are the owner's only, in an owner-only dir
         for path in (data / "uplink-sign.key", data / "identity" / "current" / "tls.key"):
             assert stat.S_IMODE(path.stat().st_mode) == 0o600
         assert stat.S_IMODE((data / "identity").stat().st_mode) == 0o700
-        private = [p for p in files_under(place.root) if p.endswith(".key")]
-        assert not any("tls" in p or "uplink-sign" in p for p in private)
-        # a certificate from this hospital that was never enrolled may connect but do nothing
+        hospital_private = {p.name for p in place.root.rglob("*.key")}
+        assert not hospital_private & {"tls.key", "uplink-sign.key"}
+        # a certificate from this hospital that is not a hub's may connect but do nothing
         cert, key = place.service("ops")
         assert tls_accepted(place.ca, cert, key, broker.port)
 
