@@ -23,6 +23,7 @@ BENCHES: dict[str, str] = {
     "uplink": "hub.bench.uplink",
     "e2e": "hub.bench.e2e",
     "enroll": "hub.bench.enroll",
+    "soak": "hub.bench.soak",
 }
 # What each benchmark imports beyond the runtime dependencies (the `bench` extra).
 PEERS: dict[str, tuple[str, ...]] = {
@@ -30,6 +31,7 @@ PEERS: dict[str, tuple[str, ...]] = {
     "decode": ("bumble",),
     "signal": ("neurokit2", "heartpy"),
     "e2e": ("bumble",),
+    "soak": ("bumble",),
 }
 
 

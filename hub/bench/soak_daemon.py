@@ -1,0 +1,142 @@
+"""The real daemon against an aged store: idle CPU with four devices connected, status calls,
+and the retention it runs at start.
+
+The daemon runs in this process on the simulated patient (`hub.testbed.hub_side.DemoHub`), the
+uplink disabled: the figures are about the daemon and its store. The patient measures nothing:
+its script is stopped before its first frame, and the cuff and the scale are each given one
+record so that they come to be fetched and then stay connected (`linger_s`); the oximeter and
+the band connect of themselves. Idle is then four connected devices and nothing to take.
+
+The daemon's periodic jobs run every second here — the status heartbeat
+(`status_interval_s = 1` in the bench's config) and the housekeeping with its schedule check
+(`Hooks.housekeeping_s`) — instead of every 60 s and 10 s: a cost that grows with the store's
+age shows within a short window. Idle CPU is the whole process's (the simulated devices share
+it, the same in every run); the store thread's share is reported apart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import resource
+import statistics
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from hub.ble.profiles import blood_pressure, weight
+from hub.ble.session import SessionOptions
+from hub.testbed.hub_side import DemoHub, until
+from hub.testbed.patient import CUFF, SCALE, Script
+
+STAY = SessionOptions(idle_s=3600.0)  # the hub keeps every device connected
+QUIET = Script(
+    cuff_every_s=3600.0, scale_every_s=3600.0, deteriorate_after_s=1e9, live=True, linger_s=3600.0
+)
+CONNECT_S = 60.0
+SETTLE_S = 2.0  # the fetched records stored, their events written, first schedule check done
+JOB_S = 1.0  # the housekeeping's period here
+
+
+@dataclass(frozen=True)
+class DaemonFigures:
+    ready_s: float  # from opening the store to READY (integrity check, counts, config record)
+    connected: int
+    idle_cpu_percent: float
+    store_thread_cpu_percent: float
+    status_ms: float  # median of `status_calls`
+    status_ms_p90: float
+    queue_depth: int
+
+
+def always_synced() -> bool:
+    """The hub clock is synchronised (the schedule check runs only then)."""
+    return True
+
+
+def process_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def thread_cpu_s(prefix: str) -> float:
+    """CPU seconds of this process's threads whose name starts with `prefix`."""
+    return sum(
+        time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
+        for thread in threading.enumerate()
+        if thread.name.startswith(prefix) and thread.ident is not None
+    )
+
+
+async def idle_and_status(
+    config: Path, flash: Path, *, idle_s: float, status_calls: int
+) -> DaemonFigures:
+    opened = time.monotonic()
+    hub = DemoHub(
+        config,
+        flash,
+        QUIET,
+        session_options=STAY,
+        housekeeping_s=JOB_S,
+        clock_synced=always_synced,
+    )
+    async with hub as demo:
+        ready_s = time.monotonic() - opened
+        assert demo.patient is not None and demo.daemon is not None
+        patient, daemon, intake = demo.patient, demo.daemon, demo.intake
+        await patient.stop_measuring()  # before its first frame: nothing streams
+        now = datetime.now().replace(microsecond=0)
+        patient.cuff.store(1, blood_pressure.encode_measurement(121, 78, 92, time=now, pulse=64))
+        patient.scale.store(1, weight.encode_measurement(80.4, time=now))
+
+        def settled() -> bool:
+            fetched = all(intake.records[address] for address in (CUFF, SCALE))
+            return fetched and all(device.connected for device in patient.devices)
+
+        if not await until(settled, time.monotonic() + CONNECT_S):
+            raise RuntimeError("the four simulated devices did not all connect")
+        await asyncio.sleep(SETTLE_S)
+        if patient.streamed:
+            raise RuntimeError("the simulated patient streamed: the daemon is not idle")
+        cpu, store_cpu, start = process_cpu_s(), thread_cpu_s("store"), time.monotonic()
+        await asyncio.sleep(idle_s)
+        elapsed = time.monotonic() - start
+        cpu, store_cpu = process_cpu_s() - cpu, thread_cpu_s("store") - store_cpu
+        connected = sum(device.connected for device in patient.devices)
+        times = []
+        status: dict[str, Any] = {}
+        for _ in range(status_calls):
+            began = time.perf_counter()
+            status = await daemon.status()
+            times.append((time.perf_counter() - began) * 1000)
+    return DaemonFigures(
+        ready_s=ready_s,
+        connected=connected,
+        idle_cpu_percent=100 * cpu / elapsed,
+        store_thread_cpu_percent=100 * store_cpu / elapsed,
+        status_ms=statistics.median(times),
+        status_ms_p90=statistics.quantiles(times, n=10)[-1],
+        queue_depth=int(status["queue_depth"]),
+    )
+
+
+@dataclass(frozen=True)
+class RetentionRun:
+    purged_readings: int
+    purged_events: int
+
+
+async def start_and_purge(config: Path, flash: Path) -> RetentionRun:
+    """Start the daemon, wait for its retention run at start, stop it."""
+    async with DemoHub(config, flash, QUIET, clock_synced=always_synced) as demo:
+        assert demo.patient is not None and demo.daemon is not None
+        await demo.patient.stop_measuring()
+        daemon = demo.daemon
+        deadline = time.monotonic() + CONNECT_S
+        while (retention := (await daemon.status())["retention"])["last_purge"] is None:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the daemon did not run retention at start")
+            await asyncio.sleep(0.1)
+    return RetentionRun(retention["purged_readings"], retention["purged_events"])
