@@ -40,7 +40,7 @@ def parse_po(text: str) -> dict[str, str]:
                 entries[key] = value
         fields.clear()
 
-    for number, raw in enumerate(text.splitlines(), 1):
+    for number, raw in enumerate(text.split("\n"), 1):  # not splitlines: U+0085 is text
         line = raw.strip()
         if not line or line.startswith("#"):
             continue

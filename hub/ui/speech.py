@@ -71,5 +71,8 @@ class Speaker:
                 async with asyncio.timeout(_TIMEOUT_S):
                     await process.wait()
             except TimeoutError:
-                process.kill()
-                await process.wait()
+                pass  # a stuck sound device: give up on this prompt
+            finally:
+                if process.returncode is None:  # timed out, or stopped while speaking
+                    process.kill()
+                    await process.wait()
