@@ -133,6 +133,27 @@ def _demo(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from exc
 
 
+def _ui(args: argparse.Namespace) -> int:
+    from zoneinfo import ZoneInfo
+
+    from hub import config
+
+    if not args.status:
+        raise UsageError("the technician's UI is not built yet; --status shows the patient screen")
+    try:
+        cfg: Config | None = config.load(args.config or config.DEFAULT_PATH)
+    except config.ConfigError as exc:
+        if args.config is not None:
+            raise UsageError(str(exc)) from exc
+        cfg = None  # no readable /etc/hub/hub.toml: the defaults, the screen still shows
+    from hub.ui import status_app
+
+    socket = args.socket or (cfg.hub.runtime_dir if cfg else Path("/run/hub")) / "control.sock"
+    language = args.lang or (cfg.hub.language if cfg else "nb")
+    tz = ZoneInfo(cfg.hub.timezone if cfg else "Europe/Oslo")
+    return status_app.run(socket, language, tz, speak=args.speak)
+
+
 def _identity(args: argparse.Namespace) -> int:
     cfg = _load_config(args)
     try:
@@ -208,6 +229,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="the hub daemon (what systemd/hub.service starts)")
     _add_config_option(p)
     p.set_defaults(func=_run)
+
+    p = sub.add_parser("ui", help="the terminal UI; --status: the patient's status screen")
+    p.add_argument("--status", action="store_true", help="the patient's status screen")
+    p.add_argument("--socket", type=Path, help="the daemon's control socket (default: the "
+                   "config's <runtime_dir>/control.sock, or /run/hub/control.sock)")  # fmt: skip
+    p.add_argument("--lang", choices=("nb", "en"), help="language (default: the config's)")
+    p.add_argument("--speak", action="store_true",
+                   help="spoken prompts through espeak-ng (measurement due or received, "
+                   "connection lost)")  # fmt: skip
+    _add_config_option(p)
+    p.set_defaults(func=_ui)
 
     p = sub.add_parser("demo", help="simulated devices → hub → local Mosquitto → receiver")
     p.add_argument("--seconds", type=float, help="run this long, then drain (default: Ctrl-C)")
