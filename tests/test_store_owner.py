@@ -10,7 +10,7 @@ from typing import Protocol, runtime_checkable
 
 import pytest
 from store_support import PLENTY, T0, committed_rows, reading, readings
-from waiting import until
+from waiting import DEADLINE_S, until
 
 from hub.model import Event, EventKind
 from hub.store import Batch, KeySource, StoreError, StoreOptions, StoreOwner
@@ -162,6 +162,38 @@ def test_a_daily_purge_loops_over_steps_while_readings_keep_arriving(tmp_path: P
             await owner.flush()
             assert await owner.queue_depth() == 20
             assert (await owner.status()).last_purge_rows == 7
+        finally:
+            await owner.close()
+
+    asyncio.run(main())
+
+
+def test_a_commit_the_full_disk_refused_is_retried_by_the_timer(tmp_path: Path) -> None:
+    async def main() -> None:
+        owner = await open_owner(tmp_path, flush_ms=20, max_db_bytes=300 * 1024, disk_floor_mb=0)
+        try:
+            await owner.add(readings(400), urgent=True)
+            while (batch := await owner.next_batch(100)) is not None:
+                await owner.acknowledge(batch.id)
+            for _ in range(200):
+                await owner.add(readings(50))
+                await owner.flush()
+                if (await owner.status()).disk_full:
+                    break
+            else:
+                raise AssertionError("the size cap never made SQLite report full")
+            held = (await owner.status()).buffered
+            assert held == 50
+
+            # no call commits them: the owner's timer retries, in the room the refusal freed
+            async def committed() -> bool:
+                now = await owner.status()
+                return now.buffered == 0 and not now.disk_full
+
+            deadline = asyncio.get_running_loop().time() + DEADLINE_S
+            while not await committed():
+                assert asyncio.get_running_loop().time() < deadline, "never retried"
+                await asyncio.sleep(0.02)
         finally:
             await owner.close()
 
