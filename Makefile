@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := python3-venv python3-dev mosquitto dbus systemd
+APT_PACKAGES := python3-venv python3-dev mosquitto dbus systemd espeak-ng tmux gettext
 
 FHIR_VALIDATOR := tests/fhir_validator
 
