@@ -154,6 +154,17 @@ def _ui(args: argparse.Namespace) -> int:
     return status_app.run(socket, language, tz, speak=args.speak)
 
 
+def _diagnose(args: argparse.Namespace) -> int:
+    from hub import config
+    from hub.diagnose import cli as diagnose_cli
+
+    cfg = _load_config(args)
+    try:
+        return diagnose_cli.run(cfg, as_json=args.json, out=sys.stdout)
+    except config.ConfigError as exc:
+        raise UsageError(str(exc)) from exc
+
+
 def _identity(args: argparse.Namespace) -> int:
     cfg = _load_config(args)
     try:
@@ -225,6 +236,11 @@ def build_parser() -> argparse.ArgumentParser:
     q.set_defaults(func=_receiver)
     identity_cli.add_parser(sub, _identity, _add_config_option)
     hospital_cli.add_parser(sub, _hospital)
+
+    p = sub.add_parser("diagnose", help="test the way to the hospital step by step")
+    p.add_argument("--json", action="store_true", help="print one JSON object at the end")
+    _add_config_option(p)
+    p.set_defaults(func=_diagnose)
 
     p = sub.add_parser("run", help="the hub daemon (what systemd/hub.service starts)")
     _add_config_option(p)
