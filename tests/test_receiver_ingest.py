@@ -6,6 +6,7 @@ import struct
 import threading
 from collections.abc import Iterator
 from contextlib import redirect_stdout
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,7 +21,6 @@ from mqtt_support import (
     chain,
     fill_store,
     make_ingest,
-    open_store,
     reading_ids,
     readings,
     running,
@@ -178,33 +178,29 @@ def test_bad_envelopes_over_mqtt_get_a_signed_refusal(c: Chain, tmp_path: Path) 
 @pytest.mark.slow
 def test_the_hub_logs_a_refusal(c: Chain, tmp_path: Path) -> None:
     fill_store(tmp_path / "hub", readings(20))
-    store = open_store(tmp_path / "hub")
-    with c.receiver(tmp_path / "receiver.db"):
-        up = c.uplink("hub-a", store)
-        up.keys = type(up.keys)(  # a hub whose signing key the hospital never enrolled
-            Ed25519PrivateKey.generate(), up.keys.hospital, up.keys.hospital_signing
-        )
-        with running(up):
+    # a hub whose signing key the hospital never enrolled
+    keys = replace(c.hub_keys("hub-a"), signing=Ed25519PrivateKey.generate())
+    with (
+        c.receiver(tmp_path / "receiver.db"),
+        c.hub_loop("hub-a", tmp_path / "hub", keys=keys) as hub,
+    ):
+        with running(hub) as up:
             wait_for(lambda: up.problem is Problem.REFUSED, "the refusal")
         assert up.stats.refusals["unknown-signing-key"] >= 1
         assert "unknown-signing-key" in up.problem_detail
-    assert store.queue_depth() == 20  # refused batches stay in the outbox
-    store.close()
+        assert hub.unacked() == 20  # refused batches stay in the outbox
 
 
 @pytest.mark.slow
 def test_shared_subscription_splits_the_load_and_export_validates(c: Chain, tmp_path: Path) -> None:
     batch = readings(1000)
     fill_store(tmp_path / "hub", batch)
-    store = open_store(tmp_path / "hub")
     db = tmp_path / "receiver.db"
     with c.receiver(db, "receiver-1") as one, c.receiver(db, "receiver-2") as two:
-        up = c.uplink("hub-a", store, batch_max=20)
-        with running(up):
-            wait_for(lambda: store.queue_depth() == 0, "every reading acknowledged")
+        with c.hub_loop("hub-a", tmp_path / "hub", batch_max=20) as hub, running(hub):
+            wait_for(lambda: hub.unacked() == 0, "every reading acknowledged")
         assert one.ingest.stored > 0 and two.ingest.stored > 0
         assert one.ingest.stored + two.ingest.stored == 2 * len(batch)
-    store.close()
     out = io.StringIO()
     with redirect_stdout(out):
         assert cli.main(["receiver", "export", "--fhir", "--db", str(db)]) == 0
@@ -225,7 +221,6 @@ def test_shared_subscription_splits_the_load_and_export_validates(c: Chain, tmp_
 @pytest.mark.slow
 def test_serve_runs_until_stopped(c: Chain, tmp_path: Path) -> None:
     fill_store(tmp_path / "hub", readings(40))
-    store = open_store(tmp_path / "hub")
     stop = threading.Event()
     settings = ReceiverSettings("127.0.0.1", c.port, c.pki.ca, c.pki.receiver.cert,
                                 c.pki.receiver.key, tmp_path / "served.db")  # fmt: skip
@@ -234,13 +229,11 @@ def test_serve_runs_until_stopped(c: Chain, tmp_path: Path) -> None:
     server = threading.Thread(target=serve, args=(options, stop))
     server.start()
     try:
-        up = c.uplink("hub-a", store)
-        with running(up):
-            wait_for(lambda: store.queue_depth() == 0, "every reading acknowledged")
+        with c.hub_loop("hub-a", tmp_path / "hub") as hub, running(hub):
+            wait_for(lambda: hub.unacked() == 0, "every reading acknowledged")
     finally:
         stop.set()
         server.join(timeout=30)
-    store.close()
     exported = export_fhir(tmp_path / "served.db")
     # gateway, patient and cuff; panel + pulse per reading; status bits of readings 0, 13, 26, 39
     assert len(exported["entry"]) == 3 + 80 + 4

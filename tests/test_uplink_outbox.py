@@ -1,50 +1,62 @@
-"""How the uplink reads the outbox: a real store, no broker (`_take` is what `_pump` calls
-for a new batch once there is room in the window)."""
+"""How the uplink uses the outbox: counted once per connection, read on a wake, never on a
+timer; batches sealed for the hospital with the patient pseudonym in force. Real store
+(through its owner), real Mosquitto and receiver."""
 
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-from mqtt_support import fill_store, open_store, readings
+import pytest
+from mqtt_support import HUBS, Chain, NoDevices, chain, fill_store, readings, running
+from waiting import wait_for
 
-from hub.store import Store
-from hub.uplink.client import Uplink, UplinkKeys, UplinkSettings
-
-
-class CountingOutbox:
-    """The store, counting `queue_depth` calls (each one scans the readings table)."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.depth_calls = 0
-        self.next_batch = store.next_batch
-        self.unacked_batches = store.unacked_batches
-        self.acknowledge = store.acknowledge
-
-    def queue_depth(self) -> int:
-        self.depth_calls += 1
-        return self.store.queue_depth()
+from hub.keyfiles import load_enrollment, load_x25519_private
+from hub.store import Batch
+from hub.testbed.pki import make_pki
+from hub.uplink.sealing import Sealer
+from hub.wire.envelope import key_id, open_envelope
 
 
-def test_a_known_full_batch_is_taken_without_counting_the_table_again(tmp_path: Path) -> None:
-    fill_store(tmp_path / "hub", readings(1100))
-    store = open_store(tmp_path / "hub")
-    outbox = CountingOutbox(store)
-    settings = UplinkSettings(hub="hub-a", host="127.0.0.1", port=1, ca=tmp_path / "ca.crt",
-                              cert=None, key=None, batch_max=500, batch_seconds=0.5)  # fmt: skip
-    signing = Ed25519PrivateKey.generate()
-    keys = UplinkKeys(signing, X25519PrivateKey.generate().public_key(), signing.public_key())
-    uplink = Uplink(settings, outbox, keys)
-    try:
-        sizes = []
-        for now in (10.0, 11.0, 12.0, 13.0):
-            batch = uplink._take(now)
-            sizes.append(batch.count if batch else 0)
-            if batch:
-                store.acknowledge(batch.id)
-        assert sizes == [500, 500, 100, 0]
-        # Counted for the first batch; the second was known to be waiting (600 left); counted
-        # again once fewer than a batch were left, and once more to find the outbox empty.
-        assert outbox.depth_calls == 3
-    finally:
-        store.close()
+@pytest.fixture
+def c(tmp_path: Path) -> Iterator[Chain]:
+    with chain(tmp_path) as started:
+        yield started
+
+
+@pytest.mark.slow
+def test_an_idle_hub_leaves_its_outbox_alone(c: Chain, tmp_path: Path) -> None:
+    """The outbox is counted once per connection; after that only a wake makes the uplink read
+    it (no timer, whatever the store's size)."""
+    fill_store(tmp_path / "hub", readings(30))
+    with (
+        c.receiver(tmp_path / "receiver.db") as receiver,
+        c.hub_loop("hub-a", tmp_path / "hub", batch_seconds=0.0) as hub,
+        running(hub) as up,
+    ):
+        wait_for(lambda: up.stats.acked_readings == 30, "the backlog acknowledged")
+        assert receiver.ingest.stored > 0
+        assert hub.outbox_calls == {"unacked_batches": 1, "unsent_count": 1,
+                                    "next_batch": 1, "acknowledge": 1}  # fmt: skip
+        hub.add(readings(2, start=100))
+        wait_for(lambda: up.stats.acked_readings == 32, "the new readings acknowledged")
+        assert hub.outbox_calls["unsent_count"] == 1  # still the one count at connect
+        assert hub.outbox_calls["next_batch"] == 2  # read because of the wake
+
+
+def test_a_sealed_batch_opens_at_the_hospital_with_the_patient_in_force(tmp_path: Path) -> None:
+    c = Chain(tmp_path, make_pki(tmp_path / "pki", HUBS, now=datetime.now(UTC)), 1, None)
+    keys = c.hub_keys("hub-a")
+    sealer = Sealer(c.hub_settings("hub-a"), keys, NoDevices())
+    batch = Batch("batch-1", 7, tuple(readings(3)))
+    hospital = load_x25519_private(c.pki.hospital_enc_key)
+    enrolled = load_enrollment(c.pki.enrollment)
+    first, again = sealer.seal(batch, "pseudo-1"), sealer.seal(batch, "pseudo-2")
+    assert (first.id, first.sequence, first.count) == ("batch-1", 7, 3)
+    recipients = {key_id(hospital.public_key()): hospital}
+    opened = [
+        open_envelope(s.envelope, topic_hub="hub-a", hub_keys=enrolled, recipients=recipients)
+        for s in (first, again)
+    ]
+    assert [o.header.batch for o in opened] == ["batch-1", "batch-1"]
+    assert opened[0].header.ephemeral != opened[1].header.ephemeral  # a fresh key per seal
+    assert b"pseudo-1" in opened[0].payload and b"pseudo-2" in opened[1].payload

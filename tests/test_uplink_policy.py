@@ -30,9 +30,8 @@ def test_connack_reasons() -> None:
 
 
 def test_batch_closes_at_size_age_or_urgency() -> None:
-    kw = {"batch_max": 200, "batch_seconds": 30.0}
-    assert not batch_due(0, 999.0, urgent=True, **kw)
-    assert not batch_due(199, 29.9, urgent=False, **kw)
-    assert batch_due(200, 0.0, urgent=False, **kw)
-    assert batch_due(1, 30.0, urgent=False, **kw)
-    assert batch_due(1, 0.0, urgent=True, **kw)
+    assert not batch_due(0, batch_max=200, aged=True, urgent=True)
+    assert not batch_due(199, batch_max=200, aged=False, urgent=False)
+    assert batch_due(200, batch_max=200, aged=False, urgent=False)
+    assert batch_due(1, batch_max=200, aged=True, urgent=False)
+    assert batch_due(1, batch_max=200, aged=False, urgent=True)

@@ -37,11 +37,7 @@ def retry_delay(
     return rand * min(cap, base * 2.0 ** min(attempt, 62))
 
 
-def batch_due(
-    depth: int, waiting_s: float, *, batch_max: int, batch_seconds: float, urgent: bool
-) -> bool:
-    """Close a batch at `batch_max` readings, after `batch_seconds` of the oldest waiting, or at
-    once for an urgent (red) reading."""
-    if depth <= 0:
-        return False
-    return urgent or depth >= batch_max or waiting_s >= batch_seconds
+def batch_due(rows: int, *, batch_max: int, aged: bool, urgent: bool) -> bool:
+    """Close a batch at `batch_max` readings, once the oldest waited `batch_seconds` (`aged`),
+    or at once for an urgent (red) reading."""
+    return rows > 0 and (urgent or rows >= batch_max or aged)

@@ -2,7 +2,8 @@
 
 The hub's own payload-signing key lives next to its data (`<data_dir>/uplink-sign.key`,
 generated on the hub; only its public half goes to the hospital's enrollment directory).
-The downlink config received last is kept at `<data_dir>/downlink-config`.
+The downlink config is the daemon's to validate, apply and keep; it tells the uplink the
+version in force (`UplinkSettings.applied_config_version`).
 """
 
 from __future__ import annotations
@@ -11,10 +12,9 @@ from pathlib import Path
 
 from hub.config import Config, ConfigError
 from hub.keyfiles import load_ed25519_private, load_ed25519_public, load_x25519_public
-from hub.uplink.client import UplinkKeys, UplinkSettings
+from hub.uplink.settings import UplinkKeys, UplinkSettings
 
 SIGNING_KEY_NAME = "uplink-sign.key"
-DOWNLINK_NAME = "downlink-config"
 
 
 def settings_from(config: Config, source: str = "<config>") -> UplinkSettings:
@@ -33,7 +33,6 @@ def settings_from(config: Config, source: str = "<config>") -> UplinkSettings:
         ack_timeout_s=u.ack_timeout_s,
         window=u.window,
         auth_retry_s=u.auth_retry_s,
-        config_file=config.hub.data_dir / DOWNLINK_NAME,
     )
 
 
