@@ -18,6 +18,7 @@ HUB = Path(__file__).resolve().parent.parent / "hub"
 RUNTIME = (
     "hub.daemon", "hub.receiver", "hub.uplink", "hub.store", "hub.wire", "hub.ble",
     "hub.serial", "hub.signal", "hub.model", "hub.config", "hub.identity", "hub.hospital",
+    "hub.diagnose",
 )  # fmt: skip
 HARNESS = ("hub.testbed", "hub.sim", "hub.demo", "hub.bench")
 
