@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 from diagnose_support import ServerCert, broker_with
-from mqtt_support import Chain, chain
+from mqtt_support import Chain, chain, reading_ids, readings, running
+from waiting import wait_for
 
 from hub.diagnose.run import Limits, diagnose_all
 from hub.diagnose.verdicts import Step, StepResult, Verdict
@@ -56,6 +57,26 @@ def test_all_green_ends_with_the_hospitals_ack(c: Chain, tmp_path: Path) -> None
         # the probe is an empty batch: checked and acked, nothing stored
         assert receiver.ingest.refused == {}
         assert receiver.ingest.db.count() == 0
+
+
+def test_beside_a_running_uplink_of_the_same_hub(c: Chain, tmp_path: Path) -> None:
+    """What the daemon's test-uplink op does: the hub's own uplink keeps its connection and
+    delivers its readings; the probe's ack finds no rows of the uplink's to delete."""
+    with (
+        c.receiver(tmp_path / "receiver.db") as receiver,
+        c.hub_loop("hub-a", tmp_path / "hub") as hub_a,
+        running(hub_a) as uplink,
+    ):
+        wait_for(lambda: uplink.stats.connections == 1, "the uplink to connect")
+        batch = readings(30)
+        hub_a.add(batch)
+        results = run(c)
+        wait_for(lambda: uplink.stats.acked_readings == 30, "30 acknowledged readings")
+        assert steps(results) == [*UP_TO_ACK, (Step.ACK, Verdict.ACK_OK)]
+        assert uplink.stats.connections == 1  # never taken over by the diagnosis
+        assert uplink.stats.refusals == {}
+        assert sorted(set(reading_ids(receiver.ingest.db))) == sorted(r.id for r in batch)
+        wait_for(lambda: hub_a.unacked() == 0, "the outbox to empty")
 
 
 def test_a_name_that_does_not_resolve(c: Chain) -> None:

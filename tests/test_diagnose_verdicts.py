@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from hub.diagnose import classify
-from hub.diagnose.verdicts import PASSES, SENTENCES, Step, StepResult, Verdict
+from hub.diagnose.verdicts import PASSES, SENTENCES, Step, StepResult, Verdict, report_json
 from hub.wire.messages import Ack
 
 T = datetime(2026, 12, 2, 12, tzinfo=UTC)
@@ -49,6 +49,17 @@ def test_a_result_fills_in_its_facts_and_knows_whether_it_passed() -> None:
         "detail": "detail",
     }
     assert StepResult(Step.DNS, Verdict.DNS_OK, {"host": "b.example"}).ok
+
+
+def test_a_report_is_ok_only_when_every_step_passed() -> None:
+    facts = {"host": "broker.example", "port": "8883", "hub": "hub-a"}
+    passed = [StepResult(step, verdict, facts) for step, verdict in PASSES.items()]
+    assert report_json(passed)["ok"] is True
+    assert report_json(passed[:3])["ok"] is False  # stopped early, however it did
+    failed = [*passed[:2], StepResult(Step.TLS, Verdict.WRONG_CA, facts)]
+    report = report_json(failed)
+    assert report["ok"] is False
+    assert [s["verdict"] for s in report["steps"]] == ["dns-ok", "tcp-ok", "wrong-ca"]
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from typing import TextIO
 
 from hub.config import Config
 from hub.diagnose.run import BrokerSettings, HubKeys, diagnose
-from hub.diagnose.verdicts import StepResult
+from hub.diagnose.verdicts import StepResult, report_json
 from hub.uplink.setup import keys_from, settings_from
 
 
@@ -18,10 +18,10 @@ def run(config: Config, *, as_json: bool, out: TextIO, source: str = "<config>")
     """Raises ConfigError when the uplink's files are not configured or unreadable."""
     settings, keys = settings_from(config, source), keys_from(config, source)
     results = asyncio.run(_steps(settings, keys, None if as_json else out))
+    report = report_json(results)
     if as_json:
-        steps = [r.as_json() for r in results]
-        print(json.dumps({"ok": all(r.ok for r in results), "steps": steps}), file=out)
-    return 0 if all(r.ok for r in results) else 1
+        print(json.dumps(report), file=out)
+    return 0 if report["ok"] else 1
 
 
 async def _steps(settings: BrokerSettings, keys: HubKeys, out: TextIO | None) -> list[StepResult]:

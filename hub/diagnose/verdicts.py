@@ -9,7 +9,7 @@ The technical detail (exception text, reason code) is for the log and never tran
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -275,3 +275,12 @@ class StepResult:
             "facts": dict(self.facts),
             "detail": self.detail,
         }
+
+
+def report_json(results: Sequence[StepResult]) -> dict[str, Any]:
+    """A whole diagnosis as one JSON object (`hub diagnose --json`, a control op's answer):
+    ok only when every step ran and passed."""
+    return {
+        "ok": len(results) == len(Step) and all(r.ok for r in results),
+        "steps": [r.as_json() for r in results],
+    }
