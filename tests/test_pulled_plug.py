@@ -162,7 +162,7 @@ def _stored_count(world: World) -> int:
 
 STATUS_KEYS = {
     "state", "hub", "version", "uptime_s", "devices", "queue_depth", "disk", "clock_synced",
-    "uplink", "errors", "events", "attention",
+    "uplink", "errors", "events", "attention", "config", "schedule", "retention",
 }  # fmt: skip
 
 
@@ -206,6 +206,11 @@ def test_status_heartbeat_is_retained_and_carries_no_health_values(tmp_path: Pat
                 assert datetime.fromisoformat(acked["uplink"]["last_ack"]).tzinfo is not None
                 assert acked["uplink"]["acked_readings"] > 0
                 assert set(status["disk"]) == {"free_bytes", "low", "full", "raw_shed"}
+                assert set(status["config"]) == {"version", "refused"}
+                assert set(status["retention"]) == {
+                    "last_purge", "purged_readings", "purged_events",
+                }  # fmt: skip
+                assert all(isinstance(v, int) for v in status["retention"].values() if v)
                 for event in status["events"]:
                     assert set(event) == {"kind", "time", "device"}  # no text, no values
                 reply = _control(world, b'{"id": 3, "op": "test-uplink"}\n')

@@ -19,7 +19,6 @@ import logging
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -112,8 +111,8 @@ class Housekeeping:
         twice; only those of the days the schedule still looks at."""
         since = datetime.now(UTC) - REPORTED_KEEP
         kinds = (EventKind.MEASUREMENT_DUE, EventKind.MEASUREMENT_MISSED)
-        for event in (await self._store.events()).items:
-            if event.kind in kinds and "key" in event.details and event.time >= since:
+        for event in (await self._store.events(since=since)).items:
+            if event.kind in kinds and "key" in event.details:
                 self._reported[str(event.details["key"])] = event.time
 
     async def run_once(self) -> None:
@@ -138,13 +137,6 @@ class Housekeeping:
         self._reported = {k: t for k, t in self._reported.items() if t >= horizon}
 
 
-@dataclass
-class LastPurge:
-    at: datetime | None = None
-    readings: int = 0
-    events: int = 0
-
-
 class Retention:
     """Purges in steps of `batch_rows`: each step one short transaction on the store's
     thread, with the loop free between steps, so intake never waits for a whole purge."""
@@ -153,7 +145,6 @@ class Retention:
         self._store = store
         self._batch_rows = batch_rows
         self.interval_s = interval_s
-        self.last = LastPurge()
 
     async def run_once(self) -> None:
         now = datetime.now(UTC)
@@ -165,5 +156,4 @@ class Retention:
             if not purged.more:
                 break
             await asyncio.sleep(0)
-        self.last = LastPurge(now, readings, events)
         log.info("retention: purged %d readings and %d events", readings, events)

@@ -61,7 +61,7 @@ from hub.daemon.status import Heartbeat, StatusInputs, build_status, status_line
 from hub.ids import IdMinter
 from hub.model import Event
 from hub.sdnotify import Notifier
-from hub.store import StoreOptions, StoreOwner, admin
+from hub.store import StoreOwner, admin
 from hub.uplink import setup
 from hub.uplink.client import Uplink, UplinkKeys
 from hub.wire.messages import DownlinkConfig
@@ -149,21 +149,14 @@ class Daemon:
         await self.store.flush()
 
     async def _open_store(self) -> StoreOwner:
-        s = self.cfg.store
         path = self.cfg.store_path
         await asyncio.to_thread(path.parent.mkdir, mode=0o700, parents=True, exist_ok=True)
-        options = StoreOptions(
-            flush_max=s.flush_max,
-            disk_floor_mb=s.disk_floor_mb,
-            retention_days=s.retention_days,
-            event_retention_days=s.event_retention_days,
-        )
         extra = {} if self.hooks.free_bytes is None else {"free_bytes": self.hooks.free_bytes}
         return await StoreOwner.open(
             path,
             admin.key_source(self.cfg, self.environ),
-            options,
-            flush_ms=s.flush_ms,
+            admin.store_options(self.cfg),
+            flush_ms=self.cfg.store.flush_ms,
             **extra,
         )
 
@@ -365,7 +358,6 @@ class Daemon:
                 patient_level=parts.intake.pipeline.spot.level,
                 config_version=self.changes.in_force.downlink_version,
                 config_refused=self.changes.refused,
-                last_purge=parts.retention.last,
                 schedule_items=len(self.rules.items),
                 schedule_checked=parts.housekeeping.last_check,
             )

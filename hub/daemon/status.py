@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from hub.config import DeviceEntry
 from hub.daemon.configs import Refusal
-from hub.daemon.jobs import LastPurge
 from hub.model import Event, EventKind, Level
 from hub.sdnotify import Notifier
 from hub.store import DeviceRecord, StoreStatus
@@ -41,7 +40,6 @@ class StatusInputs:
     patient_level: Level | None
     config_version: int | None  # the hospital's config in force; None: the file's only
     config_refused: Refusal | None
-    last_purge: LastPurge
     schedule_items: int
     schedule_checked: datetime | None
 
@@ -104,9 +102,9 @@ def build_status(s: StatusInputs) -> dict[str, Any]:
             "last_check": s.schedule_checked.isoformat() if s.schedule_checked else None,
         },
         "retention": {
-            "last_purge": s.last_purge.at.isoformat() if s.last_purge.at else None,
-            "purged_readings": s.last_purge.readings,
-            "purged_events": s.last_purge.events,
+            "last_purge": s.store.last_purge,
+            "purged_readings": s.store.last_purge_rows,
+            "purged_events": s.store.last_purge_events,
         },
     }
 
