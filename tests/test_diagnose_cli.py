@@ -74,7 +74,7 @@ def test_a_failure_is_printed_with_what_to_do(c: Chain, tmp_path: Path) -> None:
     done = hub("--config", str(hub_config(c, tmp_path, port=port)))
     assert done.returncode == 1, done.stderr
     assert done.stdout.splitlines() == [
-        "ok     dns    The broker's name 127.0.0.1 was found.",
+        "ok     dns    The broker's address 127.0.0.1 needs no name lookup.",
         f"FAILED tcp    The broker's computer refused the connection on port {port}.",
         "       What to do: Check the port number; if it is right, the broker is not running.",
         "       Detail: ConnectionRefusedError: [Errno 111] Connection refused",

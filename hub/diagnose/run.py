@@ -13,6 +13,7 @@ objects with the same attributes do.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import socket
 import ssl
 import uuid
@@ -138,7 +139,8 @@ class _Diagnosis:
             return self.result(Step.DNS, classify.dns_verdict(exc), f"getaddrinfo: {exc}")
         self.addresses = [(f, t, p, a) for f, t, p, _name, a in found]
         names = ", ".join(dict.fromkeys(str(a[0]) for *_rest, a in self.addresses))
-        return self.result(Step.DNS, Verdict.DNS_OK, f"{self.s.host} → {names}")
+        verdict = Verdict.DNS_NOT_NEEDED if _is_ip(self.s.host) else Verdict.DNS_OK
+        return self.result(Step.DNS, verdict, f"{self.s.host} → {names}")
 
     async def tcp(self) -> StepResult:
         self.sock, errors = await asyncio.to_thread(
@@ -326,6 +328,14 @@ class _Diagnosis:
             self.sock.close()
         if self.session is not None:
             await self.session.close()
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _date(when: datetime) -> str:

@@ -31,6 +31,7 @@ class Step(enum.StrEnum):
 class Verdict(enum.StrEnum):
     # passes, one per step
     DNS_OK = "dns-ok"
+    DNS_NOT_NEEDED = "dns-not-needed"  # the broker address is an IP address
     TCP_OK = "tcp-ok"
     TLS_OK = "tls-ok"
     MQTT_OK = "mqtt-ok"
@@ -91,6 +92,7 @@ _CALL_HOSPITAL_CERT = N_("Ask the hospital for a new certificate for this hub an
 
 SENTENCES: Final[Mapping[Verdict, Sentence]] = {
     Verdict.DNS_OK: Sentence(N_("The broker's name {host} was found.")),
+    Verdict.DNS_NOT_NEEDED: Sentence(N_("The broker's address {host} needs no name lookup.")),
     Verdict.TCP_OK: Sentence(N_("The broker answers on port {port}.")),
     Verdict.TLS_OK: Sentence(N_("The secure connection is set up; both certificates are good.")),
     Verdict.MQTT_OK: Sentence(N_("The broker accepted this hub.")),
@@ -233,13 +235,13 @@ SENTENCES: Final[Mapping[Verdict, Sentence]] = {
     ),
 }
 
-PASSES: Final[Mapping[Step, Verdict]] = {
-    Step.DNS: Verdict.DNS_OK,
-    Step.TCP: Verdict.TCP_OK,
-    Step.TLS: Verdict.TLS_OK,
-    Step.MQTT: Verdict.MQTT_OK,
-    Step.ACCESS: Verdict.ACCESS_OK,
-    Step.ACK: Verdict.ACK_OK,
+PASSES: Final[Mapping[Step, frozenset[Verdict]]] = {
+    Step.DNS: frozenset({Verdict.DNS_OK, Verdict.DNS_NOT_NEEDED}),
+    Step.TCP: frozenset({Verdict.TCP_OK}),
+    Step.TLS: frozenset({Verdict.TLS_OK}),
+    Step.MQTT: frozenset({Verdict.MQTT_OK}),
+    Step.ACCESS: frozenset({Verdict.ACCESS_OK}),
+    Step.ACK: frozenset({Verdict.ACK_OK}),
 }
 
 
@@ -255,7 +257,7 @@ class StepResult:
 
     @property
     def ok(self) -> bool:
-        return self.verdict is PASSES[self.step]
+        return self.verdict in PASSES[self.step]
 
     @property
     def said(self) -> str:
