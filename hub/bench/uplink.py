@@ -4,15 +4,17 @@ Ours: the real store, the real uplink (FHIR Bundles, sealed envelopes, QoS 1, th
 acks) and the real receiver (`hub receiver`, its own process). The peer, in the same run: the
 common BLE-to-MQTT gateway style — one QoS 1 paho message (a small JSON) per reading, read
 from the same kind of store and deleted on PUBACK, received and stored in SQLite by a plain
-subscriber process. Hub CPU is this process's CPU time (the receiver, the subscriber and the
-broker are other processes); wire bytes are what TCP carried on the hub's own connection
-(TLS included), both ways, from the kernel's TCP_INFO counters.
+subscriber process. Ours runs as in the daemon: the uplink on an asyncio loop, the store behind
+its owner's one thread. Hub CPU is this process's CPU time, all threads (the receiver, the
+subscriber and the broker are other processes); wire bytes are what TCP carried on the hub's
+own connection (TLS included), both ways, from the kernel's TCP_INFO counters.
 
 Run as `python -m hub.bench.uplink subscriber PORT CA CERT KEY DB` it is the peer's subscriber.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -27,7 +29,6 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -35,14 +36,17 @@ from paho.mqtt.enums import CallbackAPIVersion
 from hub.bench import BenchResult, Target
 from hub.ids import ReadingIds
 from hub.keyfiles import load_ed25519_private, load_ed25519_public, load_x25519_public
-from hub.model import Code, Kind, Observation, Reading
-from hub.store import Batch, KeySource, Store
+from hub.model import Code, DeviceInfo, Event, Kind, Observation, Reading
+from hub.store import KeySource, Store, StoreOptions
+from hub.store.owner import StoreOwner
 from hub.testbed.broker import Broker
 from hub.testbed.pki import Pki, make_pki
-from hub.uplink.client import Uplink, UplinkKeys, UplinkSettings
+from hub.uplink.client import Uplink
+from hub.uplink.settings import UplinkKeys, UplinkSettings
 from hub.wire import topics
+from hub.wire.messages import DownlinkConfig
 
-T = TypeVar("T")
+Figures = dict[str, float]
 BACKLOG = 200_000
 PEER_BACKLOG = 40_000  # the peer is ~10x slower; its rate is measured on a subset
 BATCH = 500
@@ -95,7 +99,9 @@ def tcp_bytes(sock: socket.socket) -> int:
 
 
 def _filled_store(directory: Path, readings: list[Reading]) -> Store:
-    store = Store.open(directory / "hub.db", KeySource(directory / "data.key"), flush_max=5000)
+    store = Store.open(
+        directory / "hub.db", KeySource(directory / "data.key"), StoreOptions(flush_max=5000)
+    )
     for i in range(0, len(readings), 5000):
         store.add(readings[i : i + 5000])
     store.flush()
@@ -139,31 +145,24 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-class _TimedOutbox:
-    """The store, with the CPU time spent inside its outbox calls added up."""
+class _Quiet:
+    """The bench's uplink listener and device directory: nobody to tell, no devices known."""
 
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self.cpu = 0.0
+    def uplink_event(self, event: Event) -> None:
+        pass
 
-    def _timed(self, call: Callable[[], T]) -> T:
-        start = time.thread_time()
-        try:
-            return call()
-        finally:
-            self.cpu += time.thread_time() - start
+    def downlink_config(self, config: DownlinkConfig, raw: bytes) -> None:
+        pass
 
-    def next_batch(self, limit: int) -> Batch | None:
-        return self._timed(lambda: self.store.next_batch(limit))
+    def info(self, address: str) -> DeviceInfo | None:
+        return None
 
-    def unacked_batches(self, sent_before: datetime) -> list[Batch]:
-        return self._timed(lambda: self.store.unacked_batches(sent_before))
 
-    def acknowledge(self, batch_id: str) -> int:
-        return self._timed(lambda: self.store.acknowledge(batch_id))
-
-    def queue_depth(self) -> int:
-        return self._timed(self.store.queue_depth)
+def _thread_cpu(prefix: str) -> float:
+    """CPU seconds so far of this process's thread named `prefix`… (the store owner's)."""
+    thread = next(t for t in threading.enumerate() if t.name.startswith(prefix))
+    assert thread.ident is not None
+    return time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
 
 
 def _stop(proc: subprocess.Popen[str]) -> None:
@@ -172,7 +171,7 @@ def _stop(proc: subprocess.Popen[str]) -> None:
     proc.wait(timeout=30)
 
 
-def _ours(pki: Pki, port: int, root: Path, n: int) -> dict[str, float]:
+def _ours(pki: Pki, port: int, root: Path, n: int) -> Figures:
     db = root / "receiver.db"
     receiver = _start_and_wait(
         [sys.executable, "-m", "hub.cli", "receiver", "--port", str(port), "--ca", str(pki.ca),
@@ -181,7 +180,7 @@ def _ours(pki: Pki, port: int, root: Path, n: int) -> dict[str, float]:
          "--signing-key", str(pki.hospital_sign_key), "--db", str(db)],
         "subscribed",
     )  # fmt: skip
-    store = _filled_store(root / "hub", backlog(n))
+    _filled_store(root / "hub", backlog(n)).close()
     settings = UplinkSettings(
         hub=HUB, host="127.0.0.1", port=port, ca=pki.ca, cert=pki.hubs[HUB].cert,
         key=pki.hubs[HUB].key, patient="bench-patient", batch_max=BATCH, batch_seconds=0.05,
@@ -191,30 +190,49 @@ def _ours(pki: Pki, port: int, root: Path, n: int) -> dict[str, float]:
         load_x25519_public(pki.hospital_enc_pub),
         load_ed25519_public(pki.hospital_sign_pub),
     )
-    outbox = _TimedOutbox(store)
-    uplink = Uplink(settings, outbox, keys)
     try:
         receiver_cpu = _cpu_seconds(receiver.pid)
-        cpu, wall = time.process_time(), time.perf_counter()
-        uplink.start()
-        _wait(lambda: uplink.stats.acked_readings >= n, 600, "our backlog to drain")
-        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        figures = asyncio.run(_drain(settings, keys, root / "hub", n))
         receiver_cpu = _cpu_seconds(receiver.pid) - receiver_cpu
-        sock = uplink.socket()
-        wire = tcp_bytes(sock) if sock is not None else 0
     finally:
-        uplink.stop()
-        store.close()
         _stop(receiver)
     if _count(db, "observations") == 0:
         raise RuntimeError("bench: the receiver stored nothing")
+    figures["receiver_cpu_us"] = receiver_cpu / n * 1e6
+    return figures
+
+
+async def _drain(settings: UplinkSettings, keys: UplinkKeys, store_dir: Path, n: int) -> Figures:
+    """Our uplink drains the stored backlog of `n` readings on this loop, as in the daemon."""
+    store = await StoreOwner.open(
+        store_dir / "hub.db", KeySource(store_dir / "data.key"), StoreOptions(flush_max=5000)
+    )
+    quiet = _Quiet()
+    uplink = Uplink(settings, store, keys, devices=quiet, listener=quiet)
+    try:
+        await store.unsent_count()  # the owner's thread exists from here on
+        store_cpu = _thread_cpu("store")
+        cpu, wall = time.process_time(), time.perf_counter()
+        run = asyncio.create_task(uplink.run())
+        deadline = time.monotonic() + 600
+        while uplink.stats.acked_readings < n and not run.done():
+            if time.monotonic() > deadline:
+                raise RuntimeError("bench: timed out waiting for our backlog to drain")
+            await asyncio.sleep(0.01)
+        wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        store_cpu = _thread_cpu("store") - store_cpu
+        sock = uplink.socket()
+        wire = tcp_bytes(sock) if sock is not None else 0
+        uplink.stop()
+        await run
+    finally:
+        await store.close()
     return {
         "rate": n / wall,
         "cpu_us": cpu / n * 1e6,
         "wire": wire / n,
         "envelope": uplink.stats.envelope_bytes / n,
-        "store_cpu_us": outbox.cpu / n * 1e6,
-        "receiver_cpu_us": receiver_cpu / n * 1e6,
+        "store_cpu_us": store_cpu / n * 1e6,
     }
 
 
@@ -232,7 +250,7 @@ def _peer_message(r: Reading) -> bytes:
     ).encode()
 
 
-def _peer(pki: Pki, port: int, root: Path, n: int) -> dict[str, float]:
+def _peer(pki: Pki, port: int, root: Path, n: int) -> Figures:
     db = root / "peer.db"
     ident = pki.hubs[HUB]
     subscriber = _start_and_wait(

@@ -24,7 +24,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from hub.uplink.core import OFFLINE, STATUS_SLOTS
+from hub.uplink.core import STATUS_SLOTS
 from hub.uplink.events import (
     Closed,
     Connected,
@@ -38,6 +38,7 @@ from hub.uplink.events import (
 )
 from hub.uplink.policy import Problem
 from hub.uplink.settings import UplinkSettings
+from hub.uplink.status import OFFLINE
 from hub.wire import topics
 
 log = logging.getLogger(__name__)

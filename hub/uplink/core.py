@@ -57,11 +57,10 @@ from hub.uplink.events import (
 )
 from hub.uplink.policy import NOT_AUTHORIZED, Problem, connack_problem, retry_delay
 from hub.uplink.settings import UplinkSettings
+from hub.uplink.status import StatusBoard
 from hub.wire import topics
 from hub.wire.messages import MessageError, parse_ack
 
-ONLINE = b'{"state":"online"}'
-OFFLINE = b'{"state":"offline"}'
 # QoS 1 status messages ("online" and the status) may be in flight beside the batches: the
 # window leaves them room under the broker's Receive Maximum (paho does not enforce it, and
 # a broker drops a client that exceeds it).
@@ -96,7 +95,8 @@ class UplinkCore:
         self.window = settings.window
         self._key = hospital_signing
         self._rng = rng
-        self._topics = _Topics.of(settings.hub)
+        self._up_topic, self._ack_topic = topics.up(settings.hub), topics.ack(settings.hub)
+        self._config_topic = topics.config(settings.hub)
         self._attempt = 0
         self._retry_at = 0.0
         self._connack_by: float | None = None
@@ -105,8 +105,7 @@ class UplinkCore:
         self._resend: set[str] = set()  # pending ids that were sent before
         self._backlog = Backlog(settings.batch_max, settings.batch_seconds)
         self._acked_while_loading: set[str] | None = None
-        self._status_next: bytes | None = None
-        self._status_last: bytes | None = None
+        self._status = StatusBoard(topics.status(settings.hub))
         self._downlink = DownlinkGate(
             hospital_signing, settings.hub, settings.applied_config_version
         )
@@ -160,7 +159,7 @@ class UplinkCore:
             case Wake(now=now, urgent=urgent):
                 return self._wake(now, urgent)
             case StatusUpdate(payload=payload):
-                return self._status(payload)
+                return [*self._status.update(payload, connected=self.phase is Phase.CONNECTED)]
             case SocketOpened(now=now):
                 if self.phase is Phase.CONNECTING:
                     self._connack_by = now + self.settings.connect_timeout_s
@@ -179,9 +178,9 @@ class UplinkCore:
             case PubAck(now=now, ref=ref, reason=reason):
                 return self._puback(now, ref, reason)
             case Received(now=now, wall=wall, topic=topic, payload=payload):
-                if topic == self._topics.ack:
+                if topic == self._ack_topic:
                     return self._ack(now, wall.isoformat(), payload)
-                return self._config(payload) if topic == self._topics.config else []
+                return self._config(payload) if topic == self._config_topic else []
             case BatchFetched(now=now, batch=batch):
                 return self._fetched(now, batch)
             case UnackedLoaded(now=now, batches=batches):
@@ -236,12 +235,8 @@ class UplinkCore:
         self._attempt = 0
         self.stats.connections += 1
         actions = self._set_problem(Problem.NONE, "")
-        actions.append(Subscribe((self._topics.ack, self._topics.config)))
-        actions.append(Publish(self._topics.status, ONLINE, retain=True))
-        status = self._status_next if self._status_next is not None else self._status_last
-        if status is not None:  # the full status again, after "online"
-            actions.append(Publish(self._topics.status, status, retain=True))
-            self._status_next, self._status_last = None, status
+        actions.append(Subscribe((self._ack_topic, self._config_topic)))
+        actions += self._status.connected()
         # What was in flight on the last connection goes first, with the same batch ids.
         earlier = sorted(self._in_flight.values(), key=lambda sent: sent.sealed.sequence)
         self._pending.extendleft(sent.sealed for sent in reversed(earlier))
@@ -279,15 +274,8 @@ class UplinkCore:
     def _stop(self) -> list[Action]:
         before, self.phase = self.phase, Phase.STOPPED
         if before is Phase.CONNECTED:
-            return [Publish(self._topics.status, OFFLINE, retain=True), Disconnect()]
+            return [self._status.offline(), Disconnect()]
         return [Disconnect()] if before is Phase.CONNECTING else []
-
-    def _status(self, payload: bytes) -> list[Action]:
-        if self.phase is not Phase.CONNECTED:
-            self._status_next = payload
-            return []
-        self._status_last = payload
-        return [Publish(self._topics.status, payload, retain=True)]
 
     # ---------------------------------------------------------------- what comes back
 
@@ -300,7 +288,7 @@ class UplinkCore:
         if self.phase is not Phase.CONNECTED:
             return []
         detail = (
-            f"broker refused publishing to {self._topics.up} (0x87 not authorized): the "
+            f"broker refused publishing to {self._up_topic} (0x87 not authorized): the "
             "certificate does not match this hub id or the ACL is wrong"
         )
         # An alarm, then a slow retry: only a person (a new certificate, the ACL) fixes this.
@@ -394,7 +382,7 @@ class UplinkCore:
         self.stats.batches_sent += 1
         self.stats.envelope_bytes += len(sealed.envelope)
         self._in_flight[sealed.id] = _Sent(sealed, now)
-        return Publish(self._topics.up, sealed.envelope, ref=sealed.id)
+        return Publish(self._up_topic, sealed.envelope, ref=sealed.id)
 
     # ---------------------------------------------------------------- problems
 
@@ -410,15 +398,3 @@ class UplinkCore:
     def _alarm(self, problem: Problem, detail: str) -> list[Action]:
         self.problem, self.problem_detail = problem, detail
         return [Report(EventKind.ALERT, detail, problem)]
-
-
-@dataclass(frozen=True, slots=True)
-class _Topics:
-    up: str
-    ack: str
-    config: str
-    status: str
-
-    @classmethod
-    def of(cls, hub: str) -> _Topics:
-        return cls(topics.up(hub), topics.ack(hub), topics.config(hub), topics.status(hub))
