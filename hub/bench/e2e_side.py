@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.ble.session import SessionOptions
+from hub.ids import IdMinter
 from hub.lean import block_unused_imports
 from hub.sim.air import VirtualAir
 from hub.sim.backend import hub_adapter
@@ -133,7 +134,11 @@ async def peer_role(work: Path) -> dict[str, Any]:
     patient = Patient(air, work / "devices-peer", SCRIPT)
     adapter = await hub_adapter(air)
     manager = DeviceManager(
-        cfg, backend=bleak_backend(adapter), clock_synced=lambda: True, session_options=STAY
+        cfg,
+        backend=bleak_backend(adapter),
+        clock_synced=lambda: True,
+        ids=IdMinter(bytes(32)),
+        session_options=STAY,
     )
     topic = topics.up(cfg.hub.id)
 
