@@ -55,7 +55,9 @@ def test_renew_across_expiry_loses_nothing(tmp_path: Path) -> None:
 
             def feed(n: int) -> None:
                 batch = readings(n, start=len(sent))
-                hub.add(batch)
+                # urgent: committed at once, so the wake finds the rows (a plain add's wake
+                # can come before the store's timed commit and be lost: reported separately)
+                hub.add(batch, urgent=True)
                 sent.extend(batch)
 
             hub.start()
