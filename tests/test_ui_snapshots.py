@@ -9,6 +9,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from textual.pilot import Pilot
+from waiting import until
 
 from hub.ui.i18n import Language
 from hub.ui.status_app import StatusApp
@@ -48,4 +50,10 @@ class Canned:
 @pytest.mark.parametrize("language", ["nb", "en"])
 def test_status_screen(snap_compare: Any, language: Language, size: tuple[int, int]) -> None:
     app = StatusApp(Canned(), language=language, tz=ZoneInfo("Europe/Oslo"), clock=FixedClock())
-    assert snap_compare(app, terminal_size=size)
+    assert snap_compare(app, terminal_size=size, run_before=three_statements)
+
+
+async def three_statements(pilot: Pilot[None]) -> None:
+    """The screenshot once the first status is on screen (it is asked after the first paint)."""
+    await until(lambda: len(pilot.app.query(".statement")) == 3, "the first status on screen")
+    await pilot.pause()

@@ -24,6 +24,7 @@ BENCHES: dict[str, str] = {
     "e2e": "hub.bench.e2e",
     "enroll": "hub.bench.enroll",
     "soak": "hub.bench.soak",
+    "ui": "hub.bench.ui",
 }
 # What each benchmark imports beyond the runtime dependencies (the `bench` extra).
 PEERS: dict[str, tuple[str, ...]] = {

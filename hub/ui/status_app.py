@@ -91,7 +91,10 @@ class StatusApp(App[None]):
         yield Static(id="keys")
 
     async def on_mount(self) -> None:
-        await self.action_refresh_status()
+        """The title and keys paint at once; the statements when the first status is in (a
+        daemon slow to answer never leaves the screen blank)."""
+        await self._show()
+        self.call_after_refresh(self.action_refresh_status)
         self.set_interval(self.poll_s, self.action_refresh_status)
 
     async def action_refresh_status(self) -> None:
