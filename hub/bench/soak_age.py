@@ -193,7 +193,6 @@ class PatientDays:
             )
             unit = canonical_unit(code)
             for i, minute in enumerate(minutes):
-                received = minute + timedelta(seconds=60 + LAG_S)
                 summary = {
                     "period_start": minute.isoformat(),
                     "period_s": 60,
@@ -204,28 +203,36 @@ class PatientDays:
                     "clock_sync": "synced",
                     **hrv,
                 }
+                mean = Observation(code, means[i], unit)
+                block = SampleBlock(code, minute, 1.0, blocks[i].tobytes())
+                tags = {"level": Level.GREEN.value, "clock_sync": "synced"}
                 out += [
-                    Reading(
-                        id=self._ids.for_period(device, Kind.SUMMARY, code, minute),
-                        device=device,
-                        kind=Kind.SUMMARY,
-                        device_time=None,
-                        received=received,
-                        observations=(Observation(code, means[i], unit),),
-                        details=summary,
-                    ),
-                    Reading(
-                        id=self._ids.for_period(device, Kind.STREAM_BLOCK, code, minute),
-                        device=device,
-                        kind=Kind.STREAM_BLOCK,
-                        device_time=None,
-                        received=received,
-                        observations=(),
-                        details={"level": Level.GREEN.value, "clock_sync": "synced"},
-                        samples=SampleBlock(code, minute, 1.0, blocks[i].tobytes()),
-                    ),
+                    self._derived(Kind.SUMMARY, device, code, minute, (mean,), summary, None),
+                    self._derived(Kind.STREAM_BLOCK, device, code, minute, (), tags, block),
                 ]
         return out
+
+    def _derived(
+        self,
+        kind: Kind,
+        device: str,
+        code: Code,
+        minute: datetime,
+        observations: tuple[Observation, ...],
+        details: dict[str, object],
+        samples: SampleBlock | None,
+    ) -> Reading:
+        """What the pipeline derives from a stream-minute, received as the tick closes it."""
+        return Reading(
+            id=self._ids.for_period(device, kind, code, minute),
+            device=device,
+            kind=kind,
+            device_time=None,
+            received=minute + timedelta(seconds=60 + LAG_S),
+            observations=observations,
+            details=details,
+            samples=samples,
+        )
 
 
 def live_second(ids: IdMinter, when: datetime) -> tuple[Reading, Reading]:

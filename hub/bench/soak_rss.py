@@ -10,6 +10,11 @@ closed written, as the daemon's `StreamTick` does, but with the simulated time. 
 is written out every simulated minute (the daemon's writer task runs whenever the loop idles,
 which a loop driven flat out never does). RSS is read after the warm-up and then every
 simulated hour.
+
+The store should hold more than SQLite's page cache (2 MiB a connection by default), as a
+hub's does after a few days: the integrity check at open then fills the cache at once. On an
+empty store the cache fills as the database grows, about 2 MiB over the first half day of
+streaming, and stops there — bounded, but it would read as growth.
 """
 
 from __future__ import annotations
