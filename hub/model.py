@@ -237,3 +237,16 @@ class Event:
     device: str | None = None
     level: Level | None = None
     details: Mapping[str, Any] = field(default_factory=dict)
+
+
+def aware_time(value: object) -> datetime | None:
+    """An ISO 8601 time with its UTC offset, as the status JSON carries them; anything else
+    (not a string, malformed, naive) is None: a status from another hub or version is read
+    field by field, never trusted whole."""
+    if not isinstance(value, str):
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else None

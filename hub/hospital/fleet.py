@@ -17,6 +17,7 @@ from typing import Any
 
 from hub.hospital.layout import HospitalDir
 from hub.hospital.mqtt import Endpoint, retained
+from hub.model import aware_time
 from hub.wire import topics
 
 
@@ -63,7 +64,7 @@ def _parse(payload: bytes) -> dict[str, Any]:
 def _row(hub: str, body: dict[str, Any] | None, revoked: bool, now: datetime,
          silent_after_s: float) -> Row:  # fmt: skip
     body = body or {}
-    seen = _time(body.get("time"))
+    seen = aware_time(body.get("time"))
     silent_s = (now - seen).total_seconds() if seen else None
     if revoked:
         state = "revoked"
@@ -108,16 +109,6 @@ def _typed(body: dict[str, Any], name: str, kind: type, default: Any) -> Any:
     """A field of the status, or `default` when a hub sent it of another type."""
     value = body.get(name)
     return value if type(value) is kind else default
-
-
-def _time(value: Any) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else None
 
 
 def table(found: list[Row]) -> str:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
+from hub.model import aware_time
+
 
 class Severity(enum.IntEnum):
     """How much a statement matters; the screen lists the worst first."""
@@ -116,7 +118,7 @@ def _uplink(uplink: Mapping[str, Any]) -> list[Statement]:
     if problem in _NEEDS_A_PERSON:
         return [Statement(Say.DELIVERY_REFUSED)]
     if problem == "outage":
-        return [Statement(Say.NO_CONNECTION, since=_time(uplink.get("last_ack")))]
+        return [Statement(Say.NO_CONNECTION, since=aware_time(uplink.get("last_ack")))]
     return []
 
 
@@ -124,12 +126,12 @@ def _schedule(
     events: list[Any], devices: list[Mapping[str, Any]], now: datetime
 ) -> list[Statement]:
     """The newest due or missed event, if it is recent and no device delivered since."""
-    seen = [t for d in devices if (t := _time(d.get("last_seen"))) is not None]
+    seen = [t for d in devices if (t := aware_time(d.get("last_seen"))) is not None]
     newest: tuple[datetime, str, Mapping[str, Any]] | None = None
     for event in events:
         if not isinstance(event, Mapping):
             continue
-        kind, at = _str(event, "kind"), _time(event.get("time"))
+        kind, at = _str(event, "kind"), aware_time(event.get("time"))
         if kind not in ("measurement-due", "measurement-missed") or at is None or at > now:
             continue
         if newest is None or at >= newest[0]:
@@ -166,14 +168,3 @@ def _str(body: Mapping[str, Any], key: str) -> str | None:
 
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and value == value
-
-
-def _time(value: object) -> datetime | None:
-    """An ISO 8601 time with its offset; anything else (naive, malformed) is absent."""
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else None
