@@ -4,12 +4,16 @@ refusals, a daemon that is not running or restarts, and answers it cannot use.""
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
 import socket
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import hub
 from hub.daemon.control_server import ControlServer, OpError
 from hub.ui.client import ControlClient, OpRefused, Reason, Unavailable
 
@@ -112,3 +116,56 @@ def test_an_unusable_answer_is_no_answer(tmp_path: Path, answer: bytes | None) -
         await server.wait_closed()
 
     asyncio.run(scenario())
+
+
+PROBE = """
+import asyncio, sys
+from pathlib import Path
+from hub.ui.client import ControlClient, Unavailable
+
+async def probe():
+    try:
+        await ControlClient(Path(sys.argv[1])).status()
+    except Unavailable as exc:
+        print(exc.reason.value)
+    else:
+        print("answered")
+
+asyncio.run(probe())
+"""
+
+
+def test_a_socket_it_may_not_open_is_no_access(tmp_path: Path) -> None:
+    """The screen's user outside the daemon's group: the directory (0750) or the socket
+    (0660) shuts it out. As root the probe runs as nobody, with the system's Python (the
+    client needs only the standard library) since the venv's may be out of nobody's reach;
+    otherwise the directory is locked."""
+    path = tmp_path / "run" / "control.sock"
+    as_nobody = os.geteuid() == 0
+    python = shutil.which("python3", path="/usr/bin:/bin") if as_nobody else sys.executable
+    if python is None:
+        pytest.skip("no system python3 to run the probe as nobody")
+    repo = str(Path(hub.__file__).parent.parent)
+
+    async def scenario() -> str:
+        server = ControlServer(path, Ops().handle)
+        await server.start()
+        if not as_nobody:
+            path.parent.chmod(0)
+        try:
+            probe = await asyncio.create_subprocess_exec(
+                python, "-c", PROBE, str(path),
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                env={**os.environ, "PYTHONPATH": repo}, cwd="/",
+                user=65534 if as_nobody else None, group=65534 if as_nobody else None,
+                extra_groups=[] if as_nobody else None,
+            )  # fmt: skip
+            out, err = await probe.communicate()
+        finally:
+            path.parent.chmod(0o750)
+            await server.stop()
+        if probe.returncode != 0:
+            pytest.skip(f"the probe cannot run as another user here: {err.decode()[-200:]}")
+        return out.decode().strip()
+
+    assert asyncio.run(scenario()) == Reason.NO_ACCESS.value
