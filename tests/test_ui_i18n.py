@@ -134,7 +134,10 @@ def test_unknown_language_refused() -> None:
         translator("de")  # type: ignore[arg-type]
 
 
-_texts = st.text(st.characters(exclude_categories=("Cs",)), max_size=40)
+# NUL and EOT are the .mo format's own separators (plural forms, context): never in a text.
+_texts = st.text(
+    st.characters(exclude_categories=("Cs",), exclude_characters="\x00\x04"), max_size=40
+)
 
 
 @given(st.dictionaries(_texts.filter(bool), _texts.filter(bool), max_size=20))
@@ -146,8 +149,7 @@ def test_any_catalogue_round_trips(entries: dict[str, str]) -> None:
     parsed = parse_po("\n".join(lines))
     tr = gettext.GNUTranslations(io.BytesIO(compile_po(parsed)))
     for key, value in entries.items():
-        if "\x04" not in key and "\0" not in key:
-            assert tr.gettext(key) == value
+        assert tr.gettext(key) == value
 
 
 def _quoted(text: str) -> str:
