@@ -1,6 +1,7 @@
-"""The hub's surroundings for the demo, the benchmarks and the tests: a throw-away PKI, a local
-Mosquitto with TLS and an ACL, the hospital's receiver as its own process, and the hub's
-configuration — all under one working directory, every process stopped by its own pid."""
+"""The hub's surroundings for the demo, the benchmarks and the tests: a hospital and a hub put
+into service (`provision`), the local Mosquitto the hospital configured (TLS, per-hub ACL,
+CRL), the hospital's receiver as its own process, and the hub's configuration — all under one
+working directory, every process stopped by its own pid."""
 
 from __future__ import annotations
 
