@@ -21,6 +21,7 @@ from hub.bench import BenchResult, Target
 from hub.ble.manager import DeviceManager
 from hub.ble.profiles import heart_rate
 from hub.config import BleSection, Config, DeviceEntry, HubSection
+from hub.ids import IdMinter
 from hub.model import Reading
 from hub.sim.air import VirtualAir
 from hub.sim.backend import bleak_backend, hub_adapter
@@ -53,7 +54,10 @@ async def _hub_rate() -> float:
     air = VirtualAir()
     await _band(air)
     manager = DeviceManager(
-        _config([_BAND]), backend=bleak_backend(await hub_adapter(air)), clock_synced=lambda: False
+        _config([_BAND]),
+        backend=bleak_backend(await hub_adapter(air)),
+        clock_synced=lambda: False,
+        ids=IdMinter(bytes(32)),
     )
     async with manager:
         first = None
@@ -96,7 +100,10 @@ async def _memory_per_device() -> float:
         await simulated(air, "heart-rate", address).start()
     adapter = await hub_adapter(air)
     manager = DeviceManager(
-        _config(addresses), backend=bleak_backend(adapter), clock_synced=lambda: False
+        _config(addresses),
+        backend=bleak_backend(adapter),
+        clock_synced=lambda: False,
+        ids=IdMinter(bytes(32)),
     )
     tracemalloc.start()
     before = tracemalloc.take_snapshot()
