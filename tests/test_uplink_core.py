@@ -8,9 +8,10 @@ from uplink_model import HOSPITAL, HUB, WALL, World, settings, signed_ack
 
 from hub.model import EventKind
 from hub.uplink.backlog import READ_RETRY_S
-from hub.uplink.core import OFFLINE, ONLINE, Phase
+from hub.uplink.core import Phase
 from hub.uplink.events import (
     Acknowledge,
+    BatchRead,
     ConfigVerified,
     Connect,
     ConnectFailed,
@@ -24,6 +25,7 @@ from hub.uplink.events import (
     Received,
     Refused,
     Report,
+    Seal,
     Sealed,
     SocketOpened,
     StatusUpdate,
@@ -34,6 +36,7 @@ from hub.uplink.events import (
     Warn,
 )
 from hub.uplink.policy import Problem
+from hub.uplink.status import OFFLINE, ONLINE
 from hub.wire import topics
 from hub.wire.messages import Ack, DownlinkConfig, sign_message
 
@@ -80,7 +83,7 @@ def test_a_backlog_is_read_in_full_batches_and_the_rest_waits_for_its_age() -> N
     assert not w.reads  # 2 left: they wait for batch_seconds
     assert w.core.deadline() == pytest.approx(w.now + 30.0)
     w.advance(30.0)
-    w.answer_read()
+    w.answer_reads()
     assert sorted(w.content) == ["b1", "b2", "b3"]
     assert [len(w.outbox.batches[b]) for b in ("b1", "b2", "b3")] == [5, 5, 2]
 
@@ -308,3 +311,13 @@ def test_a_failed_outbox_read_is_reported_and_retried_later_with_a_fresh_load() 
     w.advance(READ_RETRY_S)
     assert isinstance(w.reads[0].action, LoadUnacked)  # the failed read may have made a batch
     w.drain()
+
+
+def test_the_next_read_is_asked_for_before_the_seal_so_they_overlap() -> None:
+    w = _connected(batch_max=2, batch_seconds=0.0, window=4)
+    w.new_rows(5)
+    w.store_reads()
+    read = w.reads.popleft().answer
+    assert isinstance(read, BatchRead) and read.batch is not None
+    assert [type(a) for a in w.core.handle(read)] == [FetchBatch, Seal]
+    assert w.core.in_flight == () and w.core.pending == ()  # b1 is with the sealer

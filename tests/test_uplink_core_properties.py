@@ -60,6 +60,11 @@ class UplinkCoreMachine(RuleBasedStateMachine):
     def outbox_answers(self) -> None:
         self.world.answer_read()
 
+    @precondition(lambda self: bool(self.world.seals))
+    @rule()
+    def edge_seals(self) -> None:
+        self.world.seal()
+
     @rule()
     def restart(self) -> None:
         """The hub process dies: a read the store carried out keeps its effect (a new batch

@@ -20,7 +20,8 @@ from hub.uplink.events import (
     Acknowledge,
     Acknowledged,
     Action,
-    BatchFetched,
+    BatchRead,
+    BatchSealed,
     Closed,
     ConfigVerified,
     Connect,
@@ -33,6 +34,7 @@ from hub.uplink.events import (
     Publish,
     Received,
     Report,
+    Seal,
     Sealed,
     SocketOpened,
     Start,
@@ -72,6 +74,18 @@ def envelope(batch_id: str, rows: tuple[int, ...]) -> bytes:
     return f"{batch_id}:{','.join(map(str, rows))}".encode()
 
 
+@dataclass(frozen=True)
+class RawBatch:
+    """A batch as the model outbox gives it: row numbers stand in for the readings."""
+
+    id: str
+    sequence: int
+    readings: tuple[int, ...]
+
+    def sealed(self) -> Sealed:
+        return Sealed(self.id, self.sequence, len(self.readings), envelope(self.id, self.readings))
+
+
 class ModelOutbox:
     """Rows numbered in arrival order; a row is new, in a batch, or acknowledged."""
 
@@ -87,7 +101,7 @@ class ModelOutbox:
         for row in range(start, start + n):
             self.batch_of[row] = None
 
-    def next_batch(self, limit: int) -> Sealed | None:
+    def next_batch(self, limit: int) -> RawBatch | None:
         rows = tuple(r for r, b in self.batch_of.items() if b is None)[:limit]
         if not rows:
             return None
@@ -96,11 +110,11 @@ class ModelOutbox:
         self.batches[batch_id] = rows
         for row in rows:
             self.batch_of[row] = batch_id
-        return Sealed(batch_id, self._sequence, len(rows), envelope(batch_id, rows))
+        return RawBatch(batch_id, self._sequence, rows)
 
     def unacked(self) -> tuple[Sealed, ...]:
         return tuple(
-            Sealed(b, int(b[1:]), len(rows), envelope(b, rows))
+            RawBatch(b, int(b[1:]), rows).sealed()
             for b, rows in self.batches.items()
             if b not in self.acked_batches
         )
@@ -147,6 +161,7 @@ class World:
         self.core = UplinkCore(self.settings, HOSPITAL.public_key(), random.Random(self.seed))
         self.seed += 1
         self.reads: collections.deque[Read] = collections.deque()
+        self.seals: collections.deque[RawBatch] = collections.deque()  # asked for, not done
         self.connecting = False
         self.connected = False
         self.unpubacked: list[str] = []
@@ -170,9 +185,17 @@ class World:
         self.feed(Wake(self.now, urgent))
 
     def answer_reads(self) -> None:
-        """The store answers every read until the core asks for no more."""
-        while self.reads:
-            self.answer_read()
+        """The store answers every read and the edge seals every batch, until the core asks
+        for no more."""
+        while self.reads or self.seals:
+            if self.reads:
+                self.answer_read()
+            else:
+                self.seal()
+
+    def seal(self) -> None:
+        """The edge seals the oldest batch it was asked to."""
+        self.feed(BatchSealed(self.now, self.seals.popleft().sealed()))
 
     def store_reads(self) -> None:
         """The store carries out the outstanding read (its answer is not delivered yet)."""
@@ -207,10 +230,13 @@ class World:
 
     def in_transit(self) -> set[str]:
         """Batch ids in a store answer not yet delivered to the core."""
+        sealing = {batch.id for batch in self.seals}
         answer = self.reads[0].answer if self.reads else None
-        if isinstance(answer, BatchFetched) and answer.batch is not None:
-            return {answer.batch.id}
-        return {b.id for b in answer.batches} if isinstance(answer, UnackedLoaded) else set()
+        if isinstance(answer, BatchRead) and answer.batch is not None:
+            return sealing | {answer.batch.id}
+        if isinstance(answer, UnackedLoaded):
+            return sealing | {b.id for b in answer.batches}
+        return sealing
 
     def in_window(self) -> set[str]:
         """Refs published on this connection, not acknowledged, within their ack timeout."""
@@ -224,10 +250,10 @@ class World:
     def drain(self, limit: int = 5000) -> None:
         """Let everything go well until every row is acknowledged; fail if it never is."""
         for _ in range(limit):
-            if not self.outbox.unacked_rows() and not self.reads:
+            if not self.outbox.unacked_rows() and not self.reads and not self.seals:
                 return
-            if self.reads:
-                self.answer_read()
+            if self.reads or self.seals:
+                self.answer_reads()
             elif self.connecting:
                 self.connect()
             elif self.connected and (waiting := sorted(self.in_window())):
@@ -257,6 +283,9 @@ class World:
                 assert self.content.setdefault(ref, payload) == payload, "a re-send changed"
                 self.sent_at[ref] = self.now
                 self.unpubacked.append(ref)
+            case Seal(batch=batch):
+                assert isinstance(batch, RawBatch)
+                self.seals.append(batch)
             case FetchBatch() | LoadUnacked() | CountUnsent():
                 assert not self.reads, "two outbox reads at once"
                 self.reads.append(Read(action))
@@ -274,7 +303,7 @@ class World:
     def _execute(self, read: Action) -> Input:
         match read:
             case FetchBatch(limit=limit):
-                return BatchFetched(self.now, self.outbox.next_batch(limit))
+                return BatchRead(self.now, self.outbox.next_batch(limit))
             case LoadUnacked():
                 self.must_load = False
                 return UnackedLoaded(self.now, self.outbox.unacked())

@@ -3,11 +3,12 @@ connection (`hub.uplink.connection`) and the outbox, reached only through `Async
 
 One driver coroutine feeds the core one input at a time — what paho reported, what the
 outbox answered, wakes, status updates, and a `Tick` when the core's deadline comes — and
-carries out the actions it returns. Outbox calls are awaited in order, so the core never has
-two of them outstanding. Nothing runs on a timer: an idle hub sleeps until the next ack
-timeout or keepalive, and learns of new rows only from `wake()` (and one count per
-connection). The uplink starts no thread of its own; see `MqttConnection.open` for the one
-place a worker thread is borrowed.
+carries out the actions it returns. Outbox calls and seals run as tasks whose answers come
+back as inputs; they start in the order asked for (and the store's owner runs calls in
+order), so its thread reads the next batch while the loop seals this one. Nothing runs on a
+timer: an idle hub sleeps until the next ack timeout or keepalive, and learns of new rows
+only from `wake()` (and one count per connection). The uplink starts no thread of its own;
+see `MqttConnection.open` for the one place a worker thread is borrowed.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import contextlib
 import logging
 import random
 import time
+from collections.abc import Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,7 +30,8 @@ from hub.uplink.events import (
     Acknowledge,
     Acknowledged,
     Action,
-    BatchFetched,
+    BatchRead,
+    BatchSealed,
     ConfigVerified,
     Connect,
     CountUnsent,
@@ -39,6 +42,8 @@ from hub.uplink.events import (
     Publish,
     ReadFailed,
     Report,
+    Seal,
+    SealFailed,
     Start,
     StatusUpdate,
     Stop,
@@ -51,7 +56,7 @@ from hub.uplink.events import (
     Warn,
 )
 from hub.uplink.policy import Problem
-from hub.uplink.ports import AsyncOutbox, DeviceDirectory, UplinkListener
+from hub.uplink.ports import AsyncOutbox, DeviceDirectory, OutboxBatch, UplinkListener
 from hub.uplink.sealing import Sealer
 from hub.uplink.settings import UplinkKeys, UplinkSettings
 
@@ -83,6 +88,7 @@ class Uplink:
         self._ready = asyncio.Event()
         self._connection: MqttConnection | None = None
         self._opening: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Input]] = set()  # outbox calls and seals under way
 
     # ---------------------------------------------------------------- for the daemon
 
@@ -142,7 +148,7 @@ class Uplink:
     async def run(self) -> None:
         """Until `stop()`; returns after publishing the offline status and disconnecting."""
         core = self._core
-        await self._carry_out(core.handle(Start(time.monotonic())))
+        self._carry_out(core.handle(Start(time.monotonic())))
         while True:
             now = time.monotonic()
             deadline = core.deadline()
@@ -157,7 +163,7 @@ class Uplink:
             else:
                 await self._sleep_until(deadline)
                 continue
-            await self._carry_out(core.handle(event))
+            self._carry_out(core.handle(event))
         await self._close()
 
     async def _sleep_until(self, deadline: float | None) -> None:
@@ -176,7 +182,7 @@ class Uplink:
         if connection is self._connection:
             self._put(event)
 
-    async def _carry_out(self, actions: list[Action]) -> None:
+    def _carry_out(self, actions: list[Action]) -> None:
         for action in actions:
             match action:
                 case Publish():
@@ -191,9 +197,11 @@ class Uplink:
                     if self._connection is not None:
                         self._connection.disconnect()
                 case FetchBatch() | LoadUnacked() | CountUnsent():
-                    self._answers.append(await self._read(action))
+                    self._spawn(self._read(action))
+                case Seal(batch=batch):
+                    self._spawn(self._seal(batch))
                 case Acknowledge(batch_id=batch_id):
-                    self._answers.append(await self._acknowledge(batch_id))
+                    self._spawn(self._acknowledge(batch_id))
                 case Report(kind=kind, message=message, problem=problem):
                     self._report(kind, message, problem)
                 case Warn(message=message):
@@ -201,6 +209,19 @@ class Uplink:
                 case ConfigVerified(config=config, raw=raw):
                     log.info("uplink: downlink config version %s verified", config.version)
                     self._listener.downlink_config(config, raw)
+
+    def _spawn(self, work: Coroutine[Any, Any, Input]) -> None:
+        """Run `work` (an outbox call or a seal; tasks start in the order made) and feed its
+        answer to the core when it is done."""
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._answered)
+
+    def _answered(self, task: asyncio.Task[Input]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled():
+            self._answers.append(task.result())
+            self._ready.set()
 
     def _connect(self) -> None:
         if self._connection is not None:
@@ -212,6 +233,8 @@ class Uplink:
         """After stop: let the offline status and DISCONNECT go out, within reason."""
         if self._opening is not None:
             await self._opening  # a connect under way ends within connect_timeout_s
+        while self._tasks:  # outbox calls under way finish before the store may close
+            await asyncio.gather(*self._tasks)
         if self._connection is not None:
             await self._connection.wait_closed(CLOSE_S)
 
@@ -222,8 +245,7 @@ class Uplink:
             match read:
                 case FetchBatch(limit=limit):
                     batch = await self._outbox.next_batch(limit)
-                    sealed = None if batch is None else self._sealer.seal(batch, self._patient)
-                    return BatchFetched(time.monotonic(), sealed)
+                    return BatchRead(time.monotonic(), batch)
                 case LoadUnacked():
                     earlier = await self._outbox.unacked_batches(datetime.now(UTC))
                     batches = tuple(self._sealer.seal(b, self._patient) for b in earlier)
@@ -233,6 +255,13 @@ class Uplink:
         except Exception as exc:  # the store or a reading it holds: report, retry later
             log.exception("uplink: reading the outbox failed")
             return ReadFailed(time.monotonic(), str(exc))
+
+    async def _seal(self, batch: OutboxBatch) -> Input:
+        try:
+            return BatchSealed(time.monotonic(), self._sealer.seal(batch, self._patient))
+        except Exception as exc:  # a reading the FHIR mapping refuses: report, load later
+            log.exception("uplink: sealing batch %s failed", batch.id)
+            return SealFailed(time.monotonic(), str(exc))
 
     async def _acknowledge(self, batch_id: str) -> Input:
         try:

@@ -27,7 +27,8 @@ from hub.uplink.events import (
     Acknowledge,
     Acknowledged,
     Action,
-    BatchFetched,
+    BatchRead,
+    BatchSealed,
     Closed,
     ConfigVerified,
     Connect,
@@ -42,7 +43,9 @@ from hub.uplink.events import (
     Received,
     Refused,
     Report,
+    Seal,
     Sealed,
+    SealFailed,
     SocketOpened,
     Start,
     StatusUpdate,
@@ -56,6 +59,7 @@ from hub.uplink.events import (
     Warn,
 )
 from hub.uplink.policy import NOT_AUTHORIZED, Problem, connack_problem, retry_delay
+from hub.uplink.ports import OutboxBatch
 from hub.uplink.settings import UplinkSettings
 from hub.uplink.status import StatusBoard
 from hub.wire import topics
@@ -103,6 +107,7 @@ class UplinkCore:
         self._pending: collections.deque[Sealed] = collections.deque()
         self._in_flight: dict[str, _Sent] = {}  # in the order sent: the oldest first
         self._resend: set[str] = set()  # pending ids that were sent before
+        self._sealing = 0  # batches read, not yet sealed
         self._backlog = Backlog(settings.batch_max, settings.batch_seconds)
         self._acked_while_loading: set[str] | None = None
         self._status = StatusBoard(topics.status(settings.hub))
@@ -181,8 +186,17 @@ class UplinkCore:
                 if topic == self._ack_topic:
                     return self._ack(now, wall.isoformat(), payload)
                 return self._config(payload) if topic == self._config_topic else []
-            case BatchFetched(now=now, batch=batch):
-                return self._fetched(now, batch)
+            case BatchRead(now=now, batch=batch):
+                return self._read(now, batch)
+            case BatchSealed(now=now, sealed=sealed):
+                self._sealing -= 1
+                if not self._holds(sealed.id):
+                    self._pending.append(sealed)
+                return self._pump(now)
+            case SealFailed(now=now, detail=detail):
+                self._sealing -= 1
+                self._backlog.failed(now)  # the batch is in the outbox: load it again later
+                return [Report(EventKind.ERROR, f"uplink error: {detail}", None)]
             case UnackedLoaded(now=now, batches=batches):
                 return self._loaded(now, batches)
             case UnsentCounted(now=now, count=count):
@@ -347,19 +361,19 @@ class UplinkCore:
                 self._resend.add(sealed.id)
         return self._pump(now)
 
-    def _fetched(self, now: float, batch: Sealed | None) -> list[Action]:
-        count = 0
-        if batch is not None and not self._holds(batch.id):
-            self._pending.append(batch)
-            count = batch.count
-        self._backlog.fetched(count)
-        return self._pump(now)
+    def _read(self, now: float, batch: OutboxBatch | None) -> list[Action]:
+        """The next read goes out before the seal, so the two overlap."""
+        self._backlog.fetched(0 if batch is None else len(batch.readings))
+        if batch is None:
+            return self._pump(now)
+        self._sealing += 1
+        return [*self._pump(now), Seal(batch)]
 
     def _holds(self, batch_id: str) -> bool:
         return batch_id in self._in_flight or any(s.id == batch_id for s in self._pending)
 
     def _room(self) -> bool:
-        return len(self._in_flight) + len(self._pending) < self.window
+        return len(self._in_flight) + len(self._pending) + self._sealing < self.window
 
     def _pump(self, now: float) -> list[Action]:
         """Send what waits while the window has room, then ask for the next outbox read."""

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from hub.model import EventKind
 from hub.uplink.policy import Problem
+from hub.uplink.ports import OutboxBatch
 from hub.wire.messages import DownlinkConfig
 
 
@@ -130,11 +131,28 @@ class Received:
 
 
 @dataclass(frozen=True, slots=True)
-class BatchFetched:
-    """The answer to `FetchBatch`: the next batch, sealed, or None when nothing was new."""
+class BatchRead:
+    """The answer to `FetchBatch`: the next batch as the outbox gave it (still to be sealed),
+    or None when nothing was new."""
 
     now: float
-    batch: Sealed | None
+    batch: OutboxBatch | None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchSealed:
+    """The answer to `Seal`."""
+
+    now: float
+    sealed: Sealed
+
+
+@dataclass(frozen=True, slots=True)
+class SealFailed:
+    """`Seal` raised (a reading the FHIR mapping refuses): its rows stay in a sent batch."""
+
+    now: float
+    detail: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,8 +195,8 @@ class Stop:
 
 Input = (
     Start | Tick | Wake | StatusUpdate | SocketOpened | ConnectFailed | Connected | Refused
-    | Closed | PubAck | Received | BatchFetched | UnackedLoaded | UnsentCounted | ReadFailed
-    | Acknowledged | Stop
+    | Closed | PubAck | Received | BatchRead | BatchSealed | SealFailed | UnackedLoaded
+    | UnsentCounted | ReadFailed | Acknowledged | Stop
 )  # fmt: skip
 
 
@@ -217,6 +235,14 @@ class FetchBatch:
     """Take up to `limit` new rows from the outbox as a new batch and seal it."""
 
     limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class Seal:
+    """Seal a batch read from the outbox (the edge signs, compresses and encrypts it). Asked
+    for after the next read, so the outbox's thread reads while the loop seals."""
+
+    batch: OutboxBatch
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,6 +287,6 @@ class ConfigVerified:
 
 
 Action = (
-    Connect | Disconnect | Subscribe | Publish | FetchBatch | LoadUnacked | CountUnsent
+    Connect | Disconnect | Subscribe | Publish | FetchBatch | Seal | LoadUnacked | CountUnsent
     | Acknowledge | Report | Warn | ConfigVerified
 )  # fmt: skip
