@@ -6,8 +6,8 @@ the time from spawning the process to its first painted screen (a marker text re
 the terminal: the status screen's title, painted before the daemon answers); the time to its
 first statement (asking a running `hub run`) is a figure beside it. RSS is read from /proc
 once painted; the best of `RUNS` starts each, the two apps in turn. Idle CPU is the
-status screen's user+system time over `IDLE_WINDOW_S` (30 s, shorter than the issue's 60 s to
-keep the bench short; it covers two status polls at the default 15 s).
+status screen's user+system time over `IDLE_WINDOW_S` (60 s, as the issue asks: four status
+polls at the default 15 s).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from typing import Final
 from hub.bench import BenchResult, Target
 
 RUNS: Final = 5
-IDLE_WINDOW_S: Final = 30.0
+IDLE_WINDOW_S: Final = 60.0
 TIMEOUT_S: Final = 60.0
 STATUS_MARKER: Final = b"Hjemmehub"  # the title: painted at once
 ALL_WELL: Final = b"Alt er i orden"  # the first statement: once the status is in
