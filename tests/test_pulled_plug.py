@@ -210,7 +210,7 @@ def test_status_heartbeat_is_retained_and_carries_no_health_values(tmp_path: Pat
                 assert set(status["retention"]) == {
                     "last_purge", "purged_readings", "purged_events",
                 }  # fmt: skip
-                assert all(isinstance(v, int) for v in status["retention"].values() if v)
+                assert isinstance(status["retention"]["purged_readings"], int)
                 for event in status["events"]:
                     assert set(event) == {"kind", "time", "device"}  # no text, no values
                 reply = _control(world, b'{"id": 3, "op": "test-uplink"}\n')

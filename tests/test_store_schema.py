@@ -1,9 +1,10 @@
 import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-import sqlite_utils
 from store_support import T0, open_store, reading
 
 from hub.model import EventKind, Kind, Reading
@@ -18,8 +19,7 @@ from hub.store.sealing import register_keys
 def old_database(tmp_path: Path, at: int, rows: list[Reading]) -> None:
     """A database as schema version `at` left it, holding `rows` sealed as that version did."""
     conn = sqlite3.connect(tmp_path / "hub.db", isolation_level=None)
-    db = sqlite_utils.Database(conn, execute_plugins=False)
-    migrate(db, target=at)
+    migrate(conn, target=at)
     ring = KeySource(tmp_path / "data.key").create()
     sealer = Sealer(ring.keys)
     register_keys(conn, ring, sealer)
@@ -47,8 +47,7 @@ def test_migrates_forward_from_every_earlier_version(tmp_path: Path, start: int)
         batch = store.next_batch(10)
         assert batch is not None and len(batch.readings) == 3
     conn = sqlite3.connect(tmp_path / "hub.db")
-    db = sqlite_utils.Database(conn, execute_plugins=False)
-    assert version(db) == LATEST
+    assert version(conn) == LATEST
     assert [r[0] for r in conn.execute("SELECT version FROM schema_version")] == list(
         range(1, LATEST + 1)
     )
@@ -58,7 +57,7 @@ def test_migrates_forward_from_every_earlier_version(tmp_path: Path, start: int)
 
 def test_a_new_database_is_at_the_latest_version(tmp_path: Path) -> None:
     open_store(tmp_path).close()
-    db = sqlite_utils.Database(sqlite3.connect(tmp_path / "hub.db"), execute_plugins=False)
+    db = sqlite3.connect(tmp_path / "hub.db")
     assert version(db) == LATEST
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.execute("PRAGMA auto_vacuum").fetchone()[0] == 2  # incremental
@@ -106,3 +105,18 @@ def test_corrupt_database_is_moved_aside_kept_and_reported(tmp_path: Path, damag
         store.add([reading()], urgent=True)
     conn = sqlite3.connect(tmp_path / "hub.db")
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_an_up_to_date_store_opens_without_loading_sqlite_utils(tmp_path: Path) -> None:
+    """The daemon's memory: sqlite-utils is for migrations, not for a hub that is current."""
+    probe = (
+        "import sys; from pathlib import Path; from hub.store import KeySource, Store; "
+        f"d = Path({str(tmp_path)!r}); "
+        "Store.open(d / 'hub.db', KeySource(d / 'data.key')).close(); "
+        "print('sqlite_utils' in sys.modules)"
+    )
+    first, again = (
+        subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+        for _ in range(2)
+    )
+    assert (first.stdout.strip(), again.stdout.strip()) == ("True", "False")

@@ -30,8 +30,6 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import sqlite_utils
-
 from hub.bench import BenchResult, Target
 from hub.ids import uuid7_from
 from hub.model import Code, Kind, Observation, Reading, SampleBlock
@@ -162,7 +160,7 @@ def _ceiling_rates(directory: Path, readings: list[Reading], run: int) -> tuple[
     rates = []
     for name, prebuilt in (("plain", None), ("insert", _plain_rows(readings))):
         conn = connect(directory / f"{name}-{run}.db")
-        migrate(sqlite_utils.Database(conn, execute_plugins=False))
+        migrate(conn)
 
         def work(conn: sqlite3.Connection = conn, rows: object = prebuilt) -> None:
             conn.execute("BEGIN IMMEDIATE")

@@ -9,12 +9,14 @@ org.bluez.Error.Rejected, as BlueZ's agent API specifies.
     await register_agent(bus, HubAgent(pairer, assigned=lambda a: a in addresses))
 """
 
+import asyncio
 import logging
 from collections.abc import Callable
 
-from dbus_fast import DBusError, Message, MessageType
+from dbus_fast import BusType, DBusError, Message, MessageType
 from dbus_fast.aio import MessageBus
 from dbus_fast.annotations import DBusObjectPath, DBusStr, DBusUInt16, DBusUInt32
+from dbus_fast.errors import AuthError
 from dbus_fast.service import ServiceInterface, dbus_method
 
 from hub.ble.pairing import Pairer
@@ -123,3 +125,21 @@ async def register_agent(bus: MessageBus, agent: HubAgent, path: str = AGENT_PAT
         if reply is None or reply.message_type is MessageType.ERROR:
             name = (reply.error_name if reply is not None else None) or "org.bluez.Error.Failed"
             raise DBusError(name, f"{member} failed: {reply.body if reply else 'no reply'}")
+
+
+class AgentUnavailable(Exception):
+    """The system bus or BlueZ could not take the agent; the text says why."""
+
+
+async def agent_on_system_bus(
+    pairer: Pairer, assigned: Callable[[str], bool], timeout_s: float = 10.0
+) -> MessageBus:
+    """Connect to the system bus and register the hub's agent there (AgentUnavailable if not:
+    passkey pairing is then unavailable, everything else works). The caller disconnects."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            bus = await MessageBus(bus_type=BusType.SYSTEM).connect()
+            await register_agent(bus, HubAgent(pairer, assigned))
+    except (OSError, TimeoutError, DBusError, AuthError, ValueError) as exc:
+        raise AgentUnavailable(str(exc) or type(exc).__name__) from exc
+    return bus

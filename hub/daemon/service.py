@@ -33,12 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dbus_fast import BusType, DBusError
-from dbus_fast.aio import MessageBus
-from dbus_fast.errors import AuthError
-
 from hub import __version__, clock
-from hub.ble.agent import HubAgent, register_agent
 from hub.ble.manager import BleakBackend
 from hub.ble.session import SessionOptions
 from hub.config import Config, ConfigError
@@ -209,7 +204,7 @@ class Daemon:
             ),
         ]
         uplink_task = None if self.uplink is None else asyncio.create_task(self.uplink.run())
-        bus: MessageBus | None = None
+        bus: Any = None  # the pairing agent's D-Bus connection, on BlueZ
         try:
             if self.hooks.signals:
                 self._install_signals()
@@ -265,17 +260,17 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             loop.remove_signal_handler(sig)
 
-    async def _pairing_agent(self) -> MessageBus | None:
+    async def _pairing_agent(self) -> Any:
         """On BlueZ: the hub's pairing agent (`hub.ble.agent`), answering with the passkeys
-        given through the control socket, for assigned devices only."""
+        given through the control socket, for assigned devices only. Imported here: only
+        BlueZ needs the D-Bus stack, the simulated backends never load it."""
+        from hub.ble import agent
+
         try:
-            async with asyncio.timeout(10):
-                bus = await MessageBus(bus_type=BusType.SYSTEM).connect()
-                await register_agent(bus, HubAgent(self.passkeys, self._is_assigned))
-        except (OSError, TimeoutError, DBusError, AuthError, ValueError) as exc:
+            return await agent.agent_on_system_bus(self.passkeys, self._is_assigned)
+        except agent.AgentUnavailable as exc:
             self.events.error(f"pairing agent not registered (passkey pairing unavailable): {exc}")
             return None
-        return bus
 
     def _is_assigned(self, address: str) -> bool:
         return any(d.address == address for d in self.cfg.devices)

@@ -10,12 +10,15 @@ health value, device detail and event text sits in a sealed `payload`.
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable
-
-import sqlite_utils
+from typing import TYPE_CHECKING
 
 from hub.store.disk import RAW_KINDS, DiskClass
+
+if TYPE_CHECKING:  # imported by `migrate` only when a step is due
+    import sqlite_utils
 
 # readings.state
 NEW, SENT, ACKED, UNREADABLE = 0, 1, 2, 3
@@ -128,22 +131,33 @@ MIGRATIONS: tuple[Callable[[sqlite_utils.Database], None], ...] = (_v1, _v2, _v3
 LATEST = len(MIGRATIONS)
 
 
-def version(db: sqlite_utils.Database) -> int:
-    if "schema_version" not in db.table_names():
+def version(conn: sqlite3.Connection) -> int:
+    found = conn.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+    ).fetchone()
+    if found is None:
         return 0
-    row = db.execute("SELECT max(version) FROM schema_version").fetchone()
+    row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
     return row[0] or 0
 
 
-def migrate(db: sqlite_utils.Database, target: int = LATEST) -> list[int]:
+def migrate(conn: sqlite3.Connection, target: int = LATEST) -> list[int]:
     """Apply the steps from the database's version up to `target`; returns the versions
-    applied. A database newer than this code is refused rather than guessed at."""
-    current = version(db)
+    applied. A database newer than this code is refused rather than guessed at.
+
+    sqlite-utils (with click, pluggy and dateutil, about 3 MiB resident) is imported only
+    when a step is due: a hub that is up to date never loads it in its long-running daemon."""
+    current = version(conn)
     if current > LATEST:
         raise RuntimeError(
             f"database schema version {current} is newer than this hub's ({LATEST}); "
             "refusing to touch it"
         )
+    if current >= target:
+        return []
+    import sqlite_utils
+
+    db = sqlite_utils.Database(conn, execute_plugins=False)
     applied = []
     for number in range(current + 1, target + 1):
         with db.atomic():

@@ -18,8 +18,6 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import sqlite_utils
-
 from hub.model import DeviceInfo, Event, EventKind, Kind, Reading
 from hub.store import queries, records, retention, rotation, schema
 from hub.store.api import (
@@ -84,7 +82,7 @@ class Store:
         opened = open_checked(path, clock(), max_db_bytes=options.max_db_bytes)
         conn = opened.conn
         try:
-            schema.migrate(sqlite_utils.Database(conn, execute_plugins=False))
+            schema.migrate(conn)
             session = Session(conn, path, key_source, load_ring(conn, key_source), clock)
         except BaseException:
             conn.close()
