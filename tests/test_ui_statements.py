@@ -245,3 +245,22 @@ def test_prompts_once_per_occurrence() -> None:
     assert new_prompts(went, first) == []  # back: nothing to say ...
     assert new_prompts(first, went) == [Prompt.CONNECTION_LOST]  # ... lost again: said again
     assert new_prompts(None, now_due) == [Prompt.MEASUREMENT_DUE]  # due at start: said
+
+
+_occurrence = st.tuples(st.sampled_from(list(Prompt)), st.text(max_size=8))
+_occurrences = st.frozensets(_occurrence, max_size=8)
+
+
+@given(st.none() | _occurrences, _occurrences)
+def test_prompts_are_the_kinds_of_new_occurrences_only(
+    before: frozenset[tuple[Prompt, str]] | None, after: frozenset[tuple[Prompt, str]]
+) -> None:
+    spoken = new_prompts(before, after)
+    assert len(spoken) == len(set(spoken))  # each kind once
+    assert new_prompts(after, after) == []  # the next poll with nothing new says nothing
+    fresh = after - (before or set())
+    assert set(spoken) <= {kind for kind, _ in fresh}
+    if before is None:
+        assert Prompt.MEASUREMENT_RECEIVED not in spoken  # the start-up baseline
+    else:
+        assert set(spoken) == {kind for kind, _ in fresh}
