@@ -106,9 +106,10 @@ def test_retention_budget_is_the_window_and_a_day_at_the_year_s_bytes_per_day(
     tmp_path: Path,
 ) -> None:
     cfg = load(soak_config(tmp_path / "hub", keep_a_year=False))  # 7 days, events 90
-    year = {1: DbSize(1_000, 1_000), 365: DbSize(365_000, 0)}
-    budget = retention_budget(DbSize(100, 100), year, 10.0, cfg, aged_days=21)
-    assert budget == pytest.approx(100 + 1_000 * 8 + 10.0 * 14)
+    year = {1: DbSize(1_000, 1_000, 10, 3), 365: DbSize(365_000, 0, 10, 3)}
+    budget = retention_budget(DbSize(100, 100, 10, 3), year, 10.0, cfg, aged_days=21)
+    # The empty store, 7 + 1 days, 14 days of events kept longer, 2 pages for each b-tree.
+    assert budget == pytest.approx(100 + 1_000 * 8 + 10.0 * 14 + 2 * 3 * 10)
 
 
 def test_disk_figure_commits(ager: Ager) -> None:

@@ -51,6 +51,8 @@ class StreamDayBytes:
 class DbSize:
     file_bytes: int  # the database and its WAL, as the SD card holds them
     live_bytes: int  # pages in use (free pages left out)
+    page_bytes: int
+    btrees: int  # tables and indexes
 
 
 def db_size(path: Path) -> DbSize:
@@ -60,7 +62,9 @@ def db_size(path: Path) -> DbSize:
         page = conn.execute("PRAGMA page_size").fetchone()[0]
         pages = conn.execute("PRAGMA page_count").fetchone()[0]
         free = conn.execute("PRAGMA freelist_count").fetchone()[0]
-    return DbSize(sum(f.stat().st_size for f in files if f.exists()), (pages - free) * page)
+        btrees = conn.execute("SELECT count(*) FROM sqlite_schema WHERE rootpage > 0").fetchone()
+    on_disk = sum(f.stat().st_size for f in files if f.exists())
+    return DbSize(on_disk, (pages - free) * page, page, btrees[0])
 
 
 def table_bytes(path: Path) -> dict[str, int]:
