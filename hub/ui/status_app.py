@@ -131,9 +131,10 @@ class StatusApp(App[None]):
 
     async def _show(self) -> None:
         tr = translator(self.language)
+        self.title = tr.gettext(texts.TITLE)  # the terminal window's, over SSH
         updated = f"{self.checked.astimezone(self.tz):%H:%M}" if self.checked else "--:--"
         self.query_one("#title", Static).update(
-            f"{tr.gettext(texts.TITLE)}   {tr.gettext(texts.UPDATED).format(time=updated)}"
+            f"{self.title}   {tr.gettext(texts.UPDATED).format(time=updated)}"
         )
         self.query_one("#keys", Static).update(tr.gettext(texts.KEYS))
         lines = tuple(self.lines())
