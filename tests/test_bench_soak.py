@@ -137,3 +137,19 @@ def test_rss_run_stores_each_closed_stream_minute(tmp_path: Path) -> None:
     # each per closed minute; the minute in progress at the end is not closed.
     assert found["stored"] == 3 * 2 * 10
     assert len(found["rss_kib_hourly"]) == 1  # type: ignore[arg-type]
+
+
+def test_spot_readings_follow_the_schedule_in_the_hub_s_zone(tmp_path: Path) -> None:
+    config = soak_config(tmp_path / "hub", keep_a_year=True)
+    config.write_text(config.read_text().replace('timezone = "UTC"', 'timezone = "Europe/Oslo"'))
+    ager = Ager(config)
+    aged = ager.age(Plan(END, 3, pending_hours=0.0))
+    assert aged.spots == 3 * 4  # each slot once, though local days straddle the UTC ones
+    with admin.open_store(ager.cfg) as store:
+        spots = [r for r in store.readings().items if r.device_time is not None]
+    # 08:00 and 20:00 in Oslo (UTC+1 in November), measured four minutes after.
+    assert sorted({(r.device_time.hour, r.device_time.minute) for r in spots}) == [
+        (8, 4),
+        (20, 4),
+    ]
+    assert {r.received.hour for r in spots} == {7, 19}

@@ -113,7 +113,7 @@ class Ager:
         rules = in_force.rules
         self.ids = IdMinter(load_secret(self.cfg.hub.data_dir / "ids.secret"))
         pipeline = Pipeline(rules.profile, rules.settings, self.ids)
-        self.days = PatientDays(self.ids, pipeline, rules.items)
+        self.days = PatientDays(self.ids, pipeline, rules.items, rules.tz)
 
     def age(self, plan: Plan) -> Aged:
         with admin.open_store(self.cfg) as store:

@@ -24,6 +24,7 @@ import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -54,7 +55,9 @@ class Plan:
     days: float
     pending_hours: float = 6.0
     purge: bool = False  # run the store's retention steps at each simulated midnight
-    batch_max: int = 200  # the uplink's default `batch_max`
+    # The uplink's default `batch_max`. A real uplink also cuts a batch every `batch_seconds`
+    # (30 s), so its batches are smaller and the `batches` table has more rows.
+    batch_max: int = 200
 
     @property
     def start(self) -> datetime:
@@ -116,13 +119,16 @@ class PatientDays:
     """Makes the readings and events of one window of a patient's day (pure but for the
     pipeline's triage state, which carries from one spot reading to the next)."""
 
-    def __init__(self, ids: IdMinter, pipeline: Pipeline, schedule: Sequence[ScheduleItem]):
+    def __init__(
+        self, ids: IdMinter, pipeline: Pipeline, schedule: Sequence[ScheduleItem], tz: ZoneInfo
+    ) -> None:
         unknown = {item.kind for item in schedule} - SPOT_DEVICES.keys()
         if unknown:
             raise ValueError(f"no simulated device measures {', '.join(sorted(unknown))}")
         self._ids = ids
         self._pipeline = pipeline
         self._schedule = tuple(schedule)
+        self._tz = tz
 
     def window(self, start: datetime, end: datetime, cutoff: datetime) -> DayContent:
         readings: list[Reading] = []
@@ -141,18 +147,20 @@ class PatientDays:
         return DayContent(tuple(readings), tuple(events), acked)
 
     def _slots(self, start: datetime, end: datetime) -> Iterator[Slot]:
-        day = start.date()
-        for item in self._schedule:
-            for at in item.times:
-                begins = datetime.combine(day, at, UTC)
-                opens = begins - timedelta(minutes=item.early_minutes)
-                closes = begins + timedelta(minutes=item.window_minutes)
-                if start <= begins < end:
-                    yield Slot(item.kind, begins, opens, closes, SlotStatus.DUE)
+        """The schedule's slots (local times in the hub's zone) that begin in [start, end)."""
+        local = start.astimezone(self._tz).date()
+        for day in (local - DAY, local, local + DAY):
+            for item in self._schedule:
+                for at in item.times:
+                    begins = datetime.combine(day, at, self._tz).astimezone(UTC)
+                    opens = begins - timedelta(minutes=item.early_minutes)
+                    closes = begins + timedelta(minutes=item.window_minutes)
+                    if start <= begins < end:
+                        yield Slot(item.kind, begins, opens, closes, SlotStatus.DUE)
 
     def _spot(self, slot: Slot) -> Reading:
         measured = slot.start + MEASURED_AFTER
-        device_time = measured.replace(tzinfo=None)  # a cuff's clock is local and naive
+        device_time = measured.astimezone(self._tz).replace(tzinfo=None)  # local and naive
         n = measured.toordinal() + measured.hour  # values vary from reading to reading
         if slot.kind == "blood-pressure":
             sys_, dia = 118 + n % 17, 74 + n % 9
