@@ -216,6 +216,10 @@ def test_status_heartbeat_is_retained_and_carries_no_health_values(tmp_path: Pat
                 reply = _control(world, b'{"id": 3, "op": "test-uplink"}\n')
                 assert reply["ok"] and reply["result"]["problem"] == "none"
                 assert reply["result"]["acked_batches"] > 0
+                diagnosis = reply["result"]["diagnosis"]
+                assert diagnosis["ok"] is True
+                steps = [step["step"] for step in diagnosis["steps"]]
+                assert steps == ["dns", "tcp", "tls", "mqtt", "access", "ack"]
                 seen.clear()
                 os.kill(proc.pid, signal.SIGTERM)
                 assert proc.wait(timeout=60) == 0

@@ -53,6 +53,8 @@ from hub.daemon.passkeys import Passkeys
 from hub.daemon.pipeline import Pipeline
 from hub.daemon.secret import load_secret
 from hub.daemon.status import Heartbeat, StatusInputs, build_status, status_line
+from hub.diagnose.run import Limits, diagnose_all
+from hub.diagnose.verdicts import report_json
 from hub.ids import IdMinter
 from hub.model import Event
 from hub.sdnotify import Notifier
@@ -105,6 +107,7 @@ class Daemon:
         self.ready = asyncio.Event()
         self.store: StoreOwner | None = None
         self.uplink: Uplink | None = None
+        self._keys: UplinkKeys | None = None
         self._parts: _Parts | None = None
         self._background: set[asyncio.Task[Any]] = set()
 
@@ -158,7 +161,7 @@ class Daemon:
     async def _serve(self, store: StoreOwner) -> None:
         secret = await asyncio.to_thread(load_secret, self.cfg.hub.data_dir / "ids.secret")
         ids = IdMinter(secret)
-        keys = self._uplink_keys()
+        keys = self._keys = self._uplink_keys()
         if keys is not None:
             await self.changes.take_stored_downlink(keys)
         await self.changes.record_file(store)
@@ -359,9 +362,12 @@ class Daemon:
         )
 
     async def test_uplink(self) -> dict[str, Any]:
-        if self.uplink is None:
+        """The status published now, the uplink's own view, and a diagnosis that walks the
+        path to the hospital step by step (`hub.diagnose`), naming the first that fails."""
+        if self.uplink is None or self._keys is None:
             raise OpError("the uplink is not running (disabled or not provisioned)")
         await self._require().heartbeat.run_once()
+        results = await diagnose_all(self.uplink.settings, self._keys, Limits(ack_s=15.0))
         stats = self.uplink.stats
         return {
             "problem": self.uplink.problem.value,
@@ -369,6 +375,7 @@ class Daemon:
             "connections": stats.connections,
             "batches_sent": stats.batches_sent,
             "acked_batches": stats.acked_batches,
+            "diagnosis": report_json(results),
         }
 
 
