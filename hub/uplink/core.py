@@ -58,7 +58,7 @@ from hub.uplink.events import (
     Wake,
     Warn,
 )
-from hub.uplink.policy import NOT_AUTHORIZED, Problem, connack_problem, retry_delay
+from hub.uplink.policy import NOT_AUTHORIZED, Backoff, Problem, connack_problem
 from hub.uplink.ports import OutboxBatch
 from hub.uplink.settings import UplinkSettings
 from hub.uplink.status import StatusBoard
@@ -94,15 +94,12 @@ class UplinkCore:
         self.phase = Phase.IDLE
         self.problem = Problem.NONE
         self.problem_detail = ""
-        self.retry_in = 0.0  # the wait the last failure scheduled before the next attempt
         self.last_ack: str | None = None  # when the hospital last acknowledged a batch
         self.window = settings.window
         self._key = hospital_signing
-        self._rng = rng
+        self._backoff = Backoff(settings, rng)
         self._up_topic, self._ack_topic = topics.up(settings.hub), topics.ack(settings.hub)
         self._config_topic = topics.config(settings.hub)
-        self._attempt = 0
-        self._retry_at = 0.0
         self._connack_by: float | None = None
         self._pending: collections.deque[Sealed] = collections.deque()
         self._in_flight: dict[str, _Sent] = {}  # in the order sent: the oldest first
@@ -116,6 +113,11 @@ class UplinkCore:
         )
 
     # ---------------------------------------------------------------- reading the state
+
+    @property
+    def retry_in(self) -> float:
+        """The wait the last failure scheduled before the next connection attempt."""
+        return self._backoff.retry_in
 
     @property
     def stopped(self) -> bool:
@@ -139,7 +141,7 @@ class UplinkCore:
     def deadline(self) -> float | None:
         """When the core next needs a `Tick` (None: only when something happens)."""
         if self.phase is Phase.WAITING:
-            return self._retry_at
+            return self._backoff.retry_at
         if self.phase is Phase.CONNECTING:
             return self._connack_by
         if self.phase is not Phase.CONNECTED:
@@ -226,7 +228,7 @@ class UplinkCore:
         return [Connect()]
 
     def _tick(self, now: float) -> list[Action]:
-        if self.phase is Phase.WAITING and now >= self._retry_at:
+        if self.phase is Phase.WAITING and now >= self._backoff.retry_at:
             return self._connect()
         if self._connecting() and self._connack_by is not None and now >= self._connack_by:
             detail = "no CONNACK within the connect timeout"
@@ -246,7 +248,7 @@ class UplinkCore:
     def _connected(self, now: float, receive_maximum: int) -> list[Action]:
         self.phase = Phase.CONNECTED
         self.window = max(1, min(self.settings.window, receive_maximum - STATUS_SLOTS))
-        self._attempt = 0
+        self._backoff.succeeded()
         self.stats.connections += 1
         actions = self._set_problem(Problem.NONE, "")
         actions.append(Subscribe((self._ack_topic, self._config_topic)))
@@ -270,17 +272,7 @@ class UplinkCore:
 
     def _failed(self, now: float, problem: Problem, detail: str) -> list[Action]:
         """An attempt failed or the connection was lost: report, schedule the next attempt."""
-        self._attempt += 1
-        s = self.settings
-        self.retry_in = retry_delay(
-            problem,
-            self._attempt,
-            base=s.backoff_base_s,
-            cap=s.backoff_max_s,
-            slow=s.auth_retry_s,
-            rand=self._rng.random(),
-        )
-        self._retry_at = now + self.retry_in
+        self._backoff.failed(now, problem)
         self.phase = Phase.WAITING
         self._connack_by = None
         return self._set_problem(problem, detail)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import enum
+import random
+
+from hub.uplink.settings import UplinkSettings
 
 NOT_AUTHORIZED = 0x87
 _AUTH_CONNACK = frozenset({0x84, 0x85, 0x86, 0x87, 0x8A, 0x8C})  # version, id, creds, auth, banned
@@ -41,3 +44,29 @@ def batch_due(rows: int, *, batch_max: int, aged: bool, urgent: bool) -> bool:
     """Close a batch at `batch_max` readings, once the oldest waited `batch_seconds` (`aged`),
     or at once for an urgent (red) reading."""
     return rows > 0 and (urgent or rows >= batch_max or aged)
+
+
+class Backoff:
+    """When the next connection attempt is due, after `failed` ones (see `retry_delay`)."""
+
+    def __init__(self, settings: UplinkSettings, rng: random.Random) -> None:
+        self._base, self._cap = settings.backoff_base_s, settings.backoff_max_s
+        self._slow, self._rng = settings.auth_retry_s, rng
+        self._attempt = 0
+        self.retry_in = 0.0  # the wait the last failure scheduled
+        self.retry_at = 0.0
+
+    def failed(self, now: float, problem: Problem) -> None:
+        self._attempt += 1
+        self.retry_in = retry_delay(
+            problem,
+            self._attempt,
+            base=self._base,
+            cap=self._cap,
+            slow=self._slow,
+            rand=self._rng.random(),
+        )
+        self.retry_at = now + self.retry_in
+
+    def succeeded(self) -> None:
+        self._attempt = 0
