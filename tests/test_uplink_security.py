@@ -1,5 +1,6 @@
 """Refused certificates, refused topics, urgent sending and the signed downlink config."""
 
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -188,3 +189,22 @@ def test_status_is_retained_with_an_offline_last_will(c: Chain, tmp_path: Path) 
         finally:
             kill(hub)
         wait_for(lambda: seen[-1] == b'{"state":"offline"}', "the last will")
+
+
+def test_a_hanging_connect_does_not_hold_up_the_loop(c: Chain, tmp_path: Path) -> None:
+    """A broker that accepts TCP and never answers the TLS handshake: the blocking connect
+    runs in a worker thread, so the loop still stores readings and takes wakes meanwhile."""
+    silent = socket.create_server(("127.0.0.1", 0))  # accepts into its backlog, says nothing
+    port = silent.getsockname()[1]
+    try:
+        with (
+            c.hub_loop("hub-a", tmp_path / "hub", port=port, connect_timeout_s=600.0) as hub,
+            running(hub) as up,
+        ):
+            wait_for(lambda: up.stats.connect_attempts == 1, "the connection attempt")
+            hub.add(readings(3))  # the loop is free: this returns while the handshake hangs
+            assert hub.unacked() == 3 and up.stats.connections == 0
+            silent.close()  # the pending connection is reset: the attempt fails at once
+            wait_for(lambda: up.problem is Problem.OUTAGE, "the failed attempt reported")
+    finally:
+        silent.close()
