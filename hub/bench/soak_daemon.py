@@ -72,8 +72,23 @@ def thread_cpu_s(prefix: str) -> float:
     )
 
 
+@dataclass(frozen=True, order=True)
+class IdleWindow:
+    cpu_percent: float  # the process's
+    store_cpu_percent: float  # the store's thread's
+
+
+async def idle_window(seconds: float) -> IdleWindow:
+    """CPU per wall second, of the process and of the store's thread, over `seconds`."""
+    cpu, store_cpu, start = process_cpu_s(), thread_cpu_s("store"), time.monotonic()
+    await asyncio.sleep(seconds)
+    elapsed = time.monotonic() - start
+    cpu, store_cpu = process_cpu_s() - cpu, thread_cpu_s("store") - store_cpu
+    return IdleWindow(100 * cpu / elapsed, 100 * store_cpu / elapsed)
+
+
 async def idle_and_status(
-    config: Path, flash: Path, *, idle_s: float, status_calls: int
+    config: Path, flash: Path, *, idle_s: float, windows: int, status_calls: int
 ) -> DaemonFigures:
     opened = time.monotonic()
     hub = DemoHub(
@@ -102,10 +117,7 @@ async def idle_and_status(
         await asyncio.sleep(SETTLE_S)
         if patient.streamed:
             raise RuntimeError("the simulated patient streamed: the daemon is not idle")
-        cpu, store_cpu, start = process_cpu_s(), thread_cpu_s("store"), time.monotonic()
-        await asyncio.sleep(idle_s)
-        elapsed = time.monotonic() - start
-        cpu, store_cpu = process_cpu_s() - cpu, thread_cpu_s("store") - store_cpu
+        idle = min([await idle_window(idle_s) for _ in range(windows)])
         connected = sum(device.connected for device in patient.devices)
         times = []
         status: dict[str, Any] = {}
@@ -116,8 +128,8 @@ async def idle_and_status(
     return DaemonFigures(
         ready_s=ready_s,
         connected=connected,
-        idle_cpu_percent=100 * cpu / elapsed,
-        store_thread_cpu_percent=100 * store_cpu / elapsed,
+        idle_cpu_percent=idle.cpu_percent,
+        store_thread_cpu_percent=idle.store_cpu_percent,
         status_ms=statistics.median(times),
         status_ms_p90=statistics.quantiles(times, n=10)[-1],
         queue_depth=int(status["queue_depth"]),
