@@ -153,3 +153,21 @@ def test_counts_follow_a_rotation_done_by_another_process(tmp_path: Path) -> Non
         assert daemon.status().active_key_id == 2
     finally:
         daemon.close()
+
+
+def test_the_uplinks_start_reads_only_unacknowledged_batches(tmp_path: Path) -> None:
+    with open_store(tmp_path):
+        pass
+    conn = sqlite3.connect(tmp_path / "hub.db")
+    try:
+        plan = " ".join(
+            row[3]
+            for row in conn.execute(
+                "EXPLAIN QUERY PLAN SELECT seq, id FROM batches "
+                "WHERE acked_ms IS NULL AND sent_ms < ? ORDER BY seq",
+                (0,),
+            )
+        )
+    finally:
+        conn.close()
+    assert plan == "SCAN batches USING INDEX batches_unacked"  # a walk of the waiting ones only

@@ -2,6 +2,7 @@
 the async outbox the uplink uses."""
 
 import asyncio
+import sqlite3
 import threading
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -194,6 +195,31 @@ def test_a_commit_the_full_disk_refused_is_retried_by_the_timer(tmp_path: Path) 
             while not await committed():
                 assert asyncio.get_running_loop().time() < deadline, "never retried"
                 await asyncio.sleep(0.02)
+        finally:
+            await owner.close()
+
+    asyncio.run(main())
+
+
+def test_events_wait_for_the_group_commit_unless_urgent(tmp_path: Path) -> None:
+    def committed_events() -> int:
+        conn = sqlite3.connect(tmp_path / "hub.db")
+        try:
+            return int(conn.execute("SELECT count(*) FROM events").fetchone()[0])
+        finally:
+            conn.close()
+
+    async def main() -> None:
+        owner = await open_owner(tmp_path, flush_ms=60_000)
+        try:
+            for i in range(5):
+                await owner.record_event(
+                    Event(EventKind.SUPPRESSED_ALERT, T0, f"{i}"), urgent=False
+                )
+            assert committed_events() == 0  # one commit for them all, later
+            assert (await owner.status()).buffered == 0  # (readings only)
+            await owner.record_event(Event(EventKind.ALERT, T0, "red"))  # urgent: now, with them
+            assert committed_events() == 6
         finally:
             await owner.close()
 

@@ -56,8 +56,8 @@ class EventLog:
         """Write events to the store, in order, until cancelled."""
         while True:
             event = await self._unwritten.get()
-            try:
-                await store.record_event(event)
+            try:  # an alert is committed at once; the rest with the next group commit
+                await store.record_event(event, urgent=event.kind is EventKind.ALERT)
             except Exception as exc:
                 log.exception("event not stored")
                 self.errors.append(f"event not stored: {exc}")

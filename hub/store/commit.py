@@ -69,10 +69,13 @@ class GroupCommit:
             self.flush()
         return self.held()
 
-    def add_event(self, event: Event) -> None:
-        """Commit an event now, with whatever readings are buffered."""
+    def add_event(self, event: Event, *, urgent: bool = True) -> int:
+        """Buffer an event; commit it now, with whatever readings are buffered, when urgent.
+        Returns `held()`."""
         self._events.append(event)
-        self.flush()
+        if urgent or self.held() >= self._flush_max:
+            self.flush()
+        return self.held()
 
     def amend(self, readings: Sequence[Reading]) -> int:
         """Replace buffered or committed-but-unsent (`new`) readings by corrected versions

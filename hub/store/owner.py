@@ -108,9 +108,11 @@ class StoreOwner:
     async def amend(self, readings: Sequence[Reading]) -> int:
         return await self._run(self._store.amend, list(readings))
 
-    async def record_event(self, event: Event) -> None:
-        await self._run(self._store.record_event, event)
-        self._schedule(await self._run(self._store.held))
+    async def record_event(self, event: Event, *, urgent: bool = True) -> None:
+        """An event; not urgent: it waits for the group commit, as readings do (a stream
+        hovering at a band's edge makes hundreds of suppressed-alert events an hour)."""
+        held = await self._run(functools.partial(self._store.record_event, event, urgent=urgent))
+        self._schedule(held)
 
     async def record_device(
         self,

@@ -104,7 +104,9 @@ def _v4(db: sqlite_utils.Database) -> None:
     measurement schedule's periodic question (when were spot measurements of some kinds taken
     over the last days) from the rows of that window only; it holds spot measurements and
     summaries (disk class KEPT), not the raw streams that are the bulk of the rows.
-    `purge_log` keeps the last purge run (one row)."""
+    `batches_unacked` holds only batches awaiting the hospital's ack, which the uplink re-reads
+    at start (a batch every 30 s is a million rows a year). `purge_log` keeps the last purge
+    run (one row)."""
     db.execute("DROP INDEX readings_new")
     db.execute(f"CREATE INDEX readings_new ON readings(id, state) WHERE state = {NEW}")
     db.execute(f"CREATE INDEX readings_sent ON readings(batch_seq, state) WHERE state = {SENT}")
@@ -116,6 +118,7 @@ def _v4(db: sqlite_utils.Database) -> None:
         "CREATE INDEX readings_received ON readings(kind, received_ms, disk_class) "
         f"WHERE disk_class = {int(DiskClass.KEPT)}"
     )
+    db.execute("CREATE INDEX batches_unacked ON batches(seq, sent_ms) WHERE acked_ms IS NULL")
     db.execute(
         """CREATE TABLE purge_log (
             id INTEGER PRIMARY KEY CHECK (id = 1),

@@ -247,10 +247,11 @@ class Store:
         """Insert or replace what the hub knows about a device."""
         records.record_device(self._session, info, bond_state, last_seen, patient)
 
-    def record_event(self, event: Event) -> None:
-        """Store an event now (with whatever readings are buffered); held in memory and
-        retried if the disk is full."""
-        self._commit.add_event(event)
+    def record_event(self, event: Event, *, urgent: bool = True) -> int:
+        """Store an event: now (with whatever readings are buffered) when urgent, else with
+        the next group commit; held in memory and retried if the disk is full. Returns
+        `held()`."""
+        return self._commit.add_event(event, urgent=urgent)
 
     def record_config(self, version: str, sha256: str, applied: datetime, source: str = "") -> None:
         records.record_config(self._session, version, sha256, applied, source)
