@@ -149,21 +149,26 @@ class Uplink:
         """Until `stop()`; returns after publishing the offline status and disconnecting."""
         core = self._core
         self._carry_out(core.handle(Start(time.monotonic())))
-        while True:
-            now = time.monotonic()
-            deadline = core.deadline()
-            if deadline is not None and now >= deadline:
-                event: Input = Tick(now)
-            elif self._answers:
-                event = self._answers.popleft()
-            elif self._inputs:
-                event = self._inputs.popleft()
-            elif core.stopped:
-                break
-            else:
-                await self._sleep_until(deadline)
-                continue
-            self._carry_out(core.handle(event))
+        try:
+            while True:
+                now = time.monotonic()
+                deadline = core.deadline()
+                if deadline is not None and now >= deadline:
+                    event: Input = Tick(now)
+                elif self._answers:
+                    event = self._answers.popleft()
+                elif self._inputs:
+                    event = self._inputs.popleft()
+                elif core.stopped:
+                    break
+                else:
+                    await self._sleep_until(deadline)
+                    continue
+                self._carry_out(core.handle(event))
+        except BaseException:  # cancelled: no goodbye, the broker publishes the last will
+            if self._connection is not None:
+                self._connection.abort()
+            raise
         await self._close()
 
     async def _sleep_until(self, deadline: float | None) -> None:
