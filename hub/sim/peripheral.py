@@ -267,7 +267,9 @@ class SimDevice:
     async def stop(self) -> None:
         for task in list(self._tasks):
             task.cancel()
-        with contextlib.suppress(BaseBumbleError, hci.HCI_Error):
+        # KeyError: Bumble (0.0.236) drops its legacy advertising set itself when a central
+        # connects; a stop in that moment finds the set gone half-way through removing it.
+        with contextlib.suppress(BaseBumbleError, hci.HCI_Error, KeyError):
             await self.device.stop_advertising()
         await self.drop_link()
         self.air.remove(self.device)
