@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from hub.files import read_regular
 from hub.model import Code
 
 DEFAULT_PATH = Path("/etc/hub/hub.toml")
@@ -31,6 +32,7 @@ _MAC = r"^[0-9A-F]{2}(:[0-9A-F]{2}){5}$"
 _DEVICE_ID = r"^[A-Za-z0-9][A-Za-z0-9:._-]{0,63}$"
 _PORT = r"^(auto|/.+)?$"
 _HUB_ID = r"^[a-z0-9][a-z0-9-]{2,62}$"
+_NAME = r"^[^\x00-\x1f\x7f-\x9f]{0,64}$"  # shown on screens and in the status
 
 
 class ConfigError(ValueError):
@@ -128,7 +130,13 @@ class DeviceEntry:
         }
     )
     kind: DeviceKind
-    name: str = ""
+    name: str = field(
+        default="",
+        metadata={
+            "pattern": _NAME,
+            "doc": "up to 64 characters without control characters (newlines, escapes)",
+        },
+    )
     transport: Literal["ble", "serial"] = "ble"
     port: str = field(
         default="", metadata={"pattern": _PORT, "doc": "a path like '/dev/ttyUSB0', or 'auto'"}
@@ -232,6 +240,13 @@ class Config:
     devices: tuple[DeviceEntry, ...] = ()
     schedule: tuple[ScheduleEntry, ...] = ()
 
+    def validate(self) -> None:
+        seen: set[str] = set()
+        for i, device in enumerate(self.devices):
+            if device.address.upper() in seen:
+                raise Invalid(f"devices[{i}].address", f"{device.address!r} is listed twice")
+            seen.add(device.address.upper())
+
     @property
     def store_path(self) -> Path:
         return self.store.path or self.hub.data_dir / "hub.db"
@@ -241,7 +256,7 @@ def load(path: Path | str = DEFAULT_PATH) -> Config:
     """Read and validate the TOML file at `path`."""
     source = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        text = read_regular(Path(path)).decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(source, "", f"cannot read the file ({exc})") from exc
     config = loads(text, source)
@@ -264,6 +279,8 @@ def loads(text: str, source: str = "<config>") -> Config:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(source, "", f"not valid TOML ({exc})") from exc
+    except RecursionError:
+        raise ConfigError(source, "", "arrays or tables nested too deeply") from None
     return build(Config, raw, source, "")
 
 

@@ -111,6 +111,11 @@ class IdMinter:
             when = when.replace(tzinfo=received.tzinfo)
         return stable_id(self._secret, device, key, when)
 
+    def fingerprint(self, data: bytes) -> str:
+        """A short keyed hash of bytes a device sent (a malformed frame), for logs: equal
+        frames show as equal, and, keyed, it cannot be brute forced back to the values."""
+        return hmac.new(self._secret, b"frame\0" + data, hashlib.sha256).hexdigest()[:12]
+
     def for_period(self, device: str, kind: Kind, code: Code, start: datetime) -> str:
         """The one id of what the hub derives from a stream for the period from `start` (a
         minute summary, a block of raw samples): the same after a restart."""

@@ -8,12 +8,16 @@ here too.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 from pathlib import Path
 from typing import TypeVar
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, x25519
+
+from hub.files import read_regular
 
 _Key = TypeVar(
     "_Key",
@@ -43,8 +47,8 @@ def write_public_key(path: Path, key: ed25519.Ed25519PublicKey | x25519.X25519Pu
 
 def _load_key(path: Path, kind: type[_Key], what: str) -> _Key:
     """A PEM key of exactly `kind` (private or public, as `kind` says); anything else is
-    refused naming the file."""
-    data = path.read_bytes()
+    refused naming the file (a directory or FIFO too, without blocking on it)."""
+    data = read_regular(path)
     try:
         if issubclass(kind, ed25519.Ed25519PrivateKey | x25519.X25519PrivateKey):
             key: object = serialization.load_pem_private_key(data, password=None)
@@ -81,14 +85,20 @@ def load_enrollment(directory: Path) -> dict[str, ed25519.Ed25519PublicKey]:
 def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
     """Replace `path` with `data` so that a crash leaves the old file or the new one, never
     half of either: a temporary file in the same directory, fsynced, renamed, directory
-    fsynced. `mode` applies from creation (0o600 for secrets)."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "wb") as out:
-        out.write(data)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, path)
+    fsynced. The temporary file's name is unique (two writers never share one) and it is
+    created 0600; `mode` is then set whatever the umask (0o600 for anything private)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fchmod(out.fileno(), mode)
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
     fsync_dir(path.parent)
 
 

@@ -12,6 +12,7 @@ from waiting import until
 from hub.ble.pairing import StaticPasskeys
 from hub.ble.profiles import blood_pressure, decode, glucose, heart_rate, plx, thermometer, weight
 from hub.ble.profiles.current_time import CurrentTime
+from hub.ids import IdMinter
 from hub.model import Code, Kind
 from hub.sim.air import VirtualAir
 from hub.sim.peripheral import Security, SimDevice, simulated
@@ -157,7 +158,11 @@ def test_garbage_frames_are_counted_reported_once_and_dropped() -> None:
             assert [r.value_of(Code.SYSTOLIC) for r in out.readings] == [125.0]
             errors = out.errors()
             assert len(errors) == 1
-            assert errors[0].details == {"length": 2, "characteristic": 0x2A35}
+            assert errors[0].details == {
+                "length": 2,
+                "fingerprint": IdMinter(bytes(32)).fingerprint(b"\xff\x01"),
+                "characteristic": 0x2A35,
+            }
             assert "ff01" not in errors[0].message  # never the bytes: they are health data
 
     asyncio.run(scenario())

@@ -125,7 +125,8 @@ def test_ready_watchdog_control_reload_and_clean_stop(
         assert status.ok
         assert status.result["hub"] == "hub-a"
         assert status.result["queue_depth"] == 0
-        assert status.result["uplink"] == {"enabled": False}
+        assert status.result["uplink"] == {"enabled": False, "provisioned": False}
+        assert status.result["state"] == "not-provisioned"
 
         refused = client.raw(b'{"id": 7, "op": "explode"}\n')
         assert (refused.id, refused.ok) == (7, False)

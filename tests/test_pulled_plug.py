@@ -162,7 +162,7 @@ def _stored_count(world: World) -> int:
 
 STATUS_KEYS = {
     "state", "hub", "version", "uptime_s", "devices", "queue_depth", "disk", "clock_synced",
-    "uplink", "errors", "events", "attention", "config", "schedule", "retention",
+    "uplink", "errors", "events", "config", "schedule", "retention",
 }  # fmt: skip
 
 

@@ -1,11 +1,13 @@
+import os
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from hub.config import ConfigError, loads
-from hub.keyfiles import load_x25519_public
+from hub.keyfiles import load_x25519_public, write_private_key
 from hub.testbed.pki import make_pki
 from hub.uplink.setup import SIGNING_KEY_NAME, keys_from, settings_from
 from hub.wire.envelope import key_id
@@ -47,3 +49,17 @@ def test_missing_files_are_named(tmp_path: Path) -> None:
     config = loads(_config(tmp_path, hospital_key_file="/nope", hospital_signing_key_file="/nope"))
     with pytest.raises(ConfigError, match="cannot load a key"):
         keys_from(config)
+
+
+def test_a_directory_or_fifo_for_a_file_is_refused_without_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "ca.fifo"
+    os.mkfifo(fifo)
+    write_private_key(tmp_path / SIGNING_KEY_NAME, Ed25519PrivateKey.generate())
+    for bad, what in ((fifo, "FIFO"), (tmp_path, "directory")):
+        config = loads(_config(tmp_path, ca_file=str(bad), cert_file=str(bad), key_file=str(bad)))
+        with pytest.raises(ConfigError, match=rf"uplink\.ca_file: unusable .*a {what}"):
+            settings_from(config)
+        keys = {"hospital_key_file": str(bad), "hospital_signing_key_file": str(bad)}
+        config = loads(_config(tmp_path, **keys))
+        with pytest.raises(ConfigError, match=f"a {what}"):
+            keys_from(config)

@@ -330,14 +330,24 @@ class DeviceManager:
         self.output.put_nowait(reading)
 
     def _malformed(self, tracked: _Tracked, uuid16: int, data: bytes, why: str) -> None:
-        """Counted always; logged and reported once per device with its length, never its
-        bytes (they are health data)."""
+        """Counted always; logged and reported once per device with its length and a keyed
+        hash, never its bytes (they are health data)."""
         tracked.stats.malformed += 1
         if tracked.stats.malformed > 1:
             return
-        message = f"malformed frame on 0x{uuid16:04X} dropped ({len(data)} bytes): {why}"
+        fingerprint = self._ids.fingerprint(data)
+        message = (
+            f"malformed frame on 0x{uuid16:04X} dropped ({len(data)} bytes, {fingerprint}): {why}"
+        )
         log.warning("%s: %s", tracked.address, message)
-        self._event(tracked, EventKind.ERROR, message, length=len(data), characteristic=uuid16)
+        self._event(
+            tracked,
+            EventKind.ERROR,
+            message,
+            length=len(data),
+            fingerprint=fingerprint,
+            characteristic=uuid16,
+        )
 
     # --- state and events -----------------------------------------------------------------
 

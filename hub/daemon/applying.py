@@ -27,6 +27,7 @@ from hub.daemon.status import StatusSource, status_line
 from hub.model import Event, EventKind
 from hub.sdnotify import Notifier
 from hub.store import StoreOwner
+from hub.uplink import setup
 from hub.uplink.client import UplinkKeys
 from hub.wire.messages import DownlinkConfig
 
@@ -113,6 +114,7 @@ class ConfigChanges:
             try:
                 file, laid, _sha = await asyncio.to_thread(configs.load_file, self.config_path)
                 new = InForce.of(dataclasses.replace(old.layers, file=file, assignments=laid))
+                setup.check(new.cfg, str(self.config_path))
             except ConfigError as exc:
                 self._events.error(f"new configuration refused, keeping the old one: {exc}")
                 raise OpError(str(exc)) from exc

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from hub.config import Config, ConfigError, DeviceEntry, build
+from hub.files import read_regular
+from hub.keyfiles import write_atomic
 
 FILE_NAME = "assignments.json"
+MAX_ASSIGNED = 16  # a patient's home has a few devices; the file never grows past this
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,8 @@ class Assignments:
 
     def assign(self, entry: DeviceEntry) -> Assignments:
         kept = tuple(d for d in self.assigned if d.address != entry.address)
+        if len(kept) >= MAX_ASSIGNED:
+            raise ConfigError("control socket", "device", f"at most {MAX_ASSIGNED} devices")
         return Assignments((*kept, entry), self.unassigned - {entry.address})
 
     def unassign(self, address: str) -> Assignments:
@@ -50,7 +54,7 @@ def entry(raw: Mapping[str, Any], source: str = "control socket") -> DeviceEntry
 
 def load(path: Path) -> Assignments:
     try:
-        body = json.loads(path.read_text(encoding="utf-8"))
+        body = json.loads(read_regular(path).decode("utf-8"))
     except FileNotFoundError:
         return Assignments()
     except (OSError, ValueError) as exc:
@@ -67,6 +71,4 @@ def save(path: Path, assignments: Assignments) -> None:
         "unassigned": sorted(assignments.unassigned),
     }
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".new")
-    tmp.write_text(json.dumps(body, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_atomic(path, (json.dumps(body, indent=1) + "\n").encode(), 0o600)

@@ -36,7 +36,7 @@ from typing import Any
 from hub import __version__, clock
 from hub.ble.manager import BleakBackend
 from hub.ble.session import SessionOptions
-from hub.config import Config, ConfigError
+from hub.config import Config
 from hub.daemon import assignments, configs
 from hub.daemon.applying import ConfigChanges
 from hub.daemon.clockwatch import ClockWatch
@@ -87,9 +87,12 @@ class Hooks:
 
 
 def load_config(path: Path) -> InForce:
-    """The config file with the daemon's assignments laid over it (ConfigError if bad)."""
+    """The config file with the daemon's assignments laid over it (ConfigError if bad,
+    and if the uplink was given files that cannot be used)."""
     file, laid, _digest = configs.load_file(path)
-    return InForce.of(Layers(file, str(path), None, laid))
+    in_force = InForce.of(Layers(file, str(path), None, laid))
+    setup.check(in_force.cfg, str(path))
+    return in_force
 
 
 class Daemon:
@@ -281,13 +284,16 @@ class Daemon:
     # ------------------------------------------------------------------ uplink
 
     def _uplink_keys(self) -> UplinkKeys | None:
+        """The uplink's keys, None when it is off or the hub has no identity yet (then the
+        daemon serves devices and the control socket: the technician provisions it)."""
         if not self.cfg.uplink.enabled:
             return None
-        try:
-            return setup.keys_from(self.cfg, str(self.config_path))
-        except ConfigError as exc:
-            self.events.error(f"uplink not started: {exc}")
+        if not setup.provisioned(self.cfg):
+            log.info(
+                "hub %s not provisioned: no uplink until its identity is imported", self.cfg.hub.id
+            )
             return None
+        return setup.keys_from(self.cfg, str(self.config_path))
 
     def _make_uplink(
         self, keys: UplinkKeys | None, store: StoreOwner, intake: Intake
@@ -295,13 +301,8 @@ class Daemon:
         """The MQTT uplink when enabled and provisioned (certificates and keys configured)."""
         if keys is None:
             return None
-        try:
-            settings = setup.settings_from(self.cfg, str(self.config_path))
-        except ConfigError as exc:
-            self.events.error(f"uplink not started: {exc}")
-            return None
         settings = dataclasses.replace(
-            settings,
+            setup.settings_from(self.cfg, str(self.config_path)),
             applied_config_version=self.changes.in_force.downlink_version,
             **(self.hooks.uplink_overrides or {}),
         )
@@ -358,6 +359,7 @@ class Daemon:
                 config_refused=self.changes.refused,
                 schedule_items=len(self.rules.items),
                 schedule_checked=parts.housekeeping.last_check,
+                provisioned=setup.provisioned(self.cfg),
             )
         )
 
@@ -391,7 +393,11 @@ class _Parts:
 
 
 def run(config_path: Path, hooks: Hooks | None = None) -> int:
-    """`hub run`: load the config (a bad one → ConfigError for the caller), run the daemon."""
+    """`hub run`: load the config (a bad one → ConfigError for the caller), run the daemon.
+
+    The umask makes every file the daemon writes (database, WAL, secrets, configs) private
+    whatever the caller's umask was (the unit's `UMask=` does the same under systemd)."""
+    os.umask(0o077)
     in_force = load_config(config_path)
     logging.basicConfig(
         level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", force=True

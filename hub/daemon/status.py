@@ -1,6 +1,7 @@
-"""The hub's health as one JSON object: the retained `.../status` message, the control
-socket's `status` op and the patient screen all show this. No health values: the broker
-operator can read the status topic."""
+"""The hub's health as one JSON object: the control socket's `status` op (and so the patient
+screen and the technician's UI) shows it whole; the retained `.../status` message carries its
+`public_status`, without triage state (`attention`, alert events), since the broker operator
+can read the status topic. Neither holds a health value."""
 
 from __future__ import annotations
 
@@ -42,6 +43,7 @@ class StatusInputs:
     config_refused: Refusal | None
     schedule_items: int
     schedule_checked: datetime | None
+    provisioned: bool  # the hub has an identity (certificates for its uplink)
 
 
 def build_status(s: StatusInputs) -> dict[str, Any]:
@@ -59,7 +61,7 @@ def build_status(s: StatusInputs) -> dict[str, Any]:
                 "last_seen": record.last_seen.isoformat() if record and record.last_seen else None,
             }
         )
-    uplink: dict[str, Any] = {"enabled": s.uplink is not None}
+    uplink: dict[str, Any] = {"enabled": s.uplink is not None, "provisioned": s.provisioned}
     if s.uplink is not None:
         stats = s.uplink.stats
         uplink.update(
@@ -70,7 +72,7 @@ def build_status(s: StatusInputs) -> dict[str, Any]:
             last_ack=s.uplink.last_ack,
         )
     return {
-        "state": "online",
+        "state": "online" if s.provisioned else "not-provisioned",
         "hub": s.hub,
         "version": s.version,
         "uptime_s": round(s.uptime_s, 1),
@@ -109,6 +111,19 @@ def build_status(s: StatusInputs) -> dict[str, Any]:
     }
 
 
+# What the retained status topic must not carry: triage state reaches the hospital only
+# inside the encrypted batches.
+_TRIAGE_KEYS = ("attention",)
+_TRIAGE_EVENTS = frozenset({EventKind.ALERT.value})
+
+
+def public_status(status: dict[str, Any]) -> dict[str, Any]:
+    """The status as the retained topic carries it: no triage state."""
+    public = {k: v for k, v in status.items() if k not in _TRIAGE_KEYS}
+    public["events"] = [e for e in status["events"] if e["kind"] not in _TRIAGE_EVENTS]
+    return public
+
+
 class StatusSource(Protocol):
     async def status(self) -> dict[str, Any]: ...
 
@@ -132,7 +147,8 @@ class Heartbeat:
     async def run_once(self) -> None:
         status = await self._source.status()
         if self._uplink is not None:
-            self._uplink.publish_status(json.dumps(status, separators=(",", ":")).encode())
+            public = json.dumps(public_status(status), separators=(",", ":"))
+            self._uplink.publish_status(public.encode())
         self._notifier.send(STATUS=status_line(status))
 
 

@@ -129,16 +129,21 @@ class KeySource:
     def load(self) -> KeyRing | None:
         """The ring, or None when the key file does not exist (yet)."""
         try:
-            fd = os.open(self.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            # O_NONBLOCK: a FIFO named by mistake is refused below instead of blocking here
+            flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+            fd = os.open(self.path, flags)
         except FileNotFoundError:
             if self.credential:
                 raise KeyFileError(f"{self.describe()} has disappeared") from None
             return None
         except OSError as exc:
             raise KeyFileError(f"cannot open {self.describe()}: {exc.strerror}") from exc
-        with os.fdopen(fd, "rb") as handle:
-            self._check_access(os.fstat(handle.fileno()))
-            return parse_ring(handle.read(), str(self.path))
+        try:
+            self._check_access(os.fstat(fd))  # before reading: a directory cannot be read
+            with os.fdopen(os.dup(fd), "rb") as handle:
+                return parse_ring(handle.read(), str(self.path))
+        finally:
+            os.close(fd)
 
     def _check_access(self, st: os.stat_result) -> None:
         if not stat.S_ISREG(st.st_mode):

@@ -11,15 +11,36 @@ from __future__ import annotations
 from pathlib import Path
 
 from hub.config import Config, ConfigError
+from hub.files import require_regular
 from hub.keyfiles import load_ed25519_private, load_ed25519_public, load_x25519_public
 from hub.uplink.settings import UplinkKeys, UplinkSettings
 
 SIGNING_KEY_NAME = "uplink-sign.key"
 
 
+TLS_FILES = ("ca_file", "cert_file", "key_file")
+
+
+def provisioned(config: Config) -> bool:
+    """Whether the hub was given an identity (certificate files in `[uplink]`, from the file
+    or from `hub identity import`). Without one the daemon runs unprovisioned: devices and
+    the control socket, no uplink."""
+    return any(getattr(config.uplink, name) is not None for name in TLS_FILES)
+
+
+def check(config: Config, source: str = "<config>") -> None:
+    """A provisioned uplink's files all load (ConfigError naming the first that does not):
+    a hub told to reach the hospital never runs with its uplink silently off."""
+    if config.uplink.enabled and provisioned(config):
+        settings_from(config, source)
+        keys_from(config, source)
+
+
 def settings_from(config: Config, source: str = "<config>") -> UplinkSettings:
     u = config.uplink
-    ca, cert, key = (_required(u, name, source) for name in ("ca_file", "cert_file", "key_file"))
+    ca, cert, key = (_required(u, name, source) for name in TLS_FILES)
+    for name, path in zip(TLS_FILES, (ca, cert, key), strict=True):
+        _usable(path, f"uplink.{name}", source)
     return UplinkSettings(
         hub=config.hub.id,
         host=u.host,
@@ -59,3 +80,12 @@ def _required(section: object, name: str, source: str) -> Path:
     if value is None:
         raise ConfigError(source, f"uplink.{name}", "missing; the uplink needs this file")
     return Path(value)
+
+
+def _usable(path: Path, key: str, source: str) -> None:
+    """A regular file: a directory or FIFO named by mistake is refused here, before the TLS
+    library would open it (a FIFO would block the daemon before READY)."""
+    try:
+        require_regular(path)
+    except OSError as exc:
+        raise ConfigError(source, key, f"unusable ({exc})") from exc

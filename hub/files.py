@@ -1,0 +1,40 @@
+"""Reading the files a hub is told about (its config, keys, certificates), refusing what is
+not a regular file: a directory named by mistake, a FIFO (whose open would block the daemon
+before READY), a socket or a device. Stdlib only: the config loader uses it too."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+
+class NotARegularFile(OSError):
+    """`path` exists but is not a regular file; the text names it and what it is."""
+
+
+def require_regular(path: Path) -> None:
+    """Refuse `path` unless it is a regular file (symlinks followed); does not open it."""
+    _check(path, os.stat(path).st_mode)
+
+
+def read_regular(path: Path) -> bytes:
+    """The bytes of `path`, a regular file. Opened non-blocking, so a FIFO is refused
+    instead of waiting forever for a writer."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        _check(path, os.fstat(fd).st_mode)
+        chunks = []
+        while chunk := os.read(fd, 1 << 16):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _check(path: Path, mode: int) -> None:
+    if stat.S_ISREG(mode):
+        return
+    kinds = {stat.S_ISDIR: "a directory", stat.S_ISFIFO: "a FIFO", stat.S_ISSOCK: "a socket"}
+    what = next((name for test, name in kinds.items() if test(mode)), "a device")
+    raise NotARegularFile(f"{path} is {what}, not a regular file")
