@@ -12,7 +12,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-MAX_LINE: Final = 64 * 1024
+MAX_LINE: Final = 64 * 1024  # a reply (the status grows with devices and events)
+MAX_REQUEST: Final = 4 * 1024  # a request: an op and a few short arguments
+MAX_ARG_CHARS: Final = 256  # any one string argument
 
 # op -> (required argument names, optional argument names)
 OPS: Final[dict[str, tuple[frozenset[str], frozenset[str]]]] = {
@@ -59,6 +61,8 @@ def encode_reply(reply: Reply) -> bytes:
 
 
 def decode_request(line: bytes) -> Request:
+    if len(line) > MAX_REQUEST:
+        raise ProtocolError(f"request of {len(line)} bytes exceeds {MAX_REQUEST}")
     body = _object(line)
     request_id = _request_id(body)
     op = body.get("op")
@@ -77,7 +81,21 @@ def decode_request(line: bytes) -> Request:
     extra = sorted(body.keys() - {"id", "op", "args"})
     if extra:
         raise ProtocolError(f"unknown field {extra[0]!r}")
+    for name, value in args.items():
+        _check_argument(op, name, value)
     return Request(request_id, op, args)
+
+
+def _check_argument(op: str, name: str, value: Any) -> None:
+    """Arguments are scalars of bounded size; what they mean is the op's to check."""
+    if isinstance(value, str):
+        if len(value) > MAX_ARG_CHARS:
+            raise ProtocolError(f"op {op}: {name!r} is longer than {MAX_ARG_CHARS} characters")
+    elif isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ProtocolError(f"op {op}: {name!r} must be a finite number")
+    elif value is not None and not isinstance(value, int | bool):
+        raise ProtocolError(f"op {op}: {name!r} must be a string, a number or a boolean")
 
 
 def decode_reply(line: bytes) -> Reply:
@@ -98,7 +116,7 @@ def request_id_of(line: bytes) -> int:
     """The id of a line that failed validation, so the refusal can still be matched; 0 if none."""
     try:
         value = json.loads(line)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return 0
     found = value.get("id") if isinstance(value, dict) else None
     return found if isinstance(found, int) and not isinstance(found, bool) else 0
@@ -118,6 +136,8 @@ def _object(line: bytes) -> dict[str, Any]:
         body = json.loads(line)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ProtocolError(f"not JSON ({exc})") from None
+    except RecursionError:
+        raise ProtocolError("JSON nested too deeply") from None
     if not isinstance(body, dict):
         raise ProtocolError("a message must be a JSON object")
     return body

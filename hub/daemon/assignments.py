@@ -19,7 +19,7 @@ from hub.files import read_regular
 from hub.keyfiles import write_atomic
 
 FILE_NAME = "assignments.json"
-MAX_ASSIGNED = 16  # a patient's home has a few devices; the file never grows past this
+MAX_ASSIGNED = 32  # a patient's home has a few devices; the file never grows past this
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,10 @@
 """The daemon's end of the control socket: a Unix socket in the runtime directory, mode 0660,
 newline-delimited JSON (`hub.control`). Each line is answered in order; a malformed line gets a
-refusal with its id, never a dropped connection or a crash."""
+refusal with its id, never a dropped connection or a crash.
+
+Limits, so that no client can take the daemon's file descriptors or memory: at most
+`MAX_CLIENTS` connections (one more is refused at once with a line saying so), a connection
+idle for `IDLE_S` is closed, a request line is at most `MAX_REQUEST` bytes."""
 
 from __future__ import annotations
 
@@ -12,12 +16,21 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from hub.control import MAX_LINE, ProtocolError, Reply, decode_request, encode_reply, request_id_of
+from hub.control import (
+    MAX_REQUEST,
+    ProtocolError,
+    Reply,
+    decode_request,
+    encode_reply,
+    request_id_of,
+)
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[str, dict[str, Any]], Awaitable[Any]]
 _MAX_PATH = 100  # sun_path holds 108 bytes with the terminating NUL; keep a margin
+MAX_CLIENTS = 32  # the technician's UI, the patient's screen, a few shells and scripts
+IDLE_S = 120.0
 
 
 class OpError(Exception):
@@ -25,9 +38,18 @@ class OpError(Exception):
 
 
 class ControlServer:
-    def __init__(self, path: Path, handler: Handler) -> None:
+    def __init__(
+        self,
+        path: Path,
+        handler: Handler,
+        *,
+        max_clients: int = MAX_CLIENTS,
+        idle_s: float = IDLE_S,
+    ) -> None:
         self.path = path
         self._handler = handler
+        self._max_clients = max_clients
+        self._idle_s = idle_s
         self._server: asyncio.Server | None = None
         self._clients: set[asyncio.Task[None]] = set()
 
@@ -44,7 +66,7 @@ class ControlServer:
             self._server = await asyncio.start_unix_server(
                 self._serve,
                 path=short if len(os.fsencode(self.path)) > _MAX_PATH else str(self.path),
-                limit=MAX_LINE + 1,
+                limit=MAX_REQUEST + 1,
             )
         finally:
             os.umask(old)
@@ -64,13 +86,19 @@ class ControlServer:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
+        if len(self._clients) >= self._max_clients:
+            with contextlib.suppress(ConnectionError):
+                writer.write(encode_reply(Reply(0, False, error="too many connections")))
+            writer.close()
+            return
         self._clients.add(task)
         try:
             while True:
                 try:
-                    line = await reader.readuntil(b"\n")
-                except asyncio.IncompleteReadError:
-                    return
+                    async with asyncio.timeout(self._idle_s):
+                        line = await reader.readuntil(b"\n")
+                except (asyncio.IncompleteReadError, TimeoutError):
+                    return  # the client left, or said nothing for too long
                 except asyncio.LimitOverrunError:
                     writer.write(encode_reply(Reply(0, False, error="line too long")))
                     await writer.drain()
