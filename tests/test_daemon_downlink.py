@@ -15,7 +15,6 @@ from daemon_support import offline_config
 from waiting import until
 
 from hub.daemon import Daemon
-from hub.daemon.configs import DOWNLINK_FILE
 from hub.model import Kind, Reading
 from hub.testbed.hub_side import DemoHub
 from hub.testbed.patient import CUFF, Script
@@ -120,6 +119,8 @@ def test_the_hospitals_config_assigns_devices_moves_thresholds_and_bad_ones_are_
             ]
             assert history[-1].sha256 == hashlib.sha256(raw2).hexdigest()
             assert history[0].version == "file"
-        assert (tmp_path / "state" / DOWNLINK_FILE).read_bytes() == raw2  # kept as signed
+            assert await daemon.store.kept_downlink() == raw2  # kept as signed, sealed
+        written = b"".join(p.read_bytes() for p in (tmp_path / "state").rglob("*") if p.is_file())
+        assert b"p-77" not in written  # the pseudonym is nowhere in clear on the SD card
 
     asyncio.run(scenario())

@@ -63,16 +63,22 @@ class ConfigChanges:
     def _data_dir(self) -> Path:
         return self.in_force.cfg.hub.data_dir
 
-    async def take_stored_downlink(self, keys: UplinkKeys) -> None:
+    async def take_stored_downlink(self, keys: UplinkKeys, store: StoreOwner) -> None:
         """At start, before the parts are built: the last good hospital config again (the
         broker may be out of reach), verified again with the hospital's key."""
-        path = self._data_dir / configs.DOWNLINK_FILE
-        hub = self.in_force.cfg.hub.id
-        found = await asyncio.to_thread(configs.stored_downlink, path, keys.hospital_signing, hub)
+        signed = await store.kept_downlink()
+        legacy = await asyncio.to_thread(configs.take_legacy_downlink, self._data_dir)
+        if signed is None and legacy is not None:
+            signed = legacy
+            await store.keep_downlink(signed)
+        if signed is None:
+            return
+        found = configs.verified(signed, keys.hospital_signing, self.in_force.cfg.hub.id)
         if found is None:
+            self._events.error("the kept downlink config does not verify; waiting for the broker's")
             return
         try:
-            self.in_force = self.in_force.with_downlink(found[0])
+            self.in_force = self.in_force.with_downlink(found)
         except ConfigError as exc:
             self._events.error(f"stored downlink config refused: {exc}")
 
@@ -98,10 +104,8 @@ class ConfigChanges:
                 return
             await self._apply(new)
             self.refused = None
-            await asyncio.to_thread(
-                configs.keep_downlink, self._data_dir / configs.DOWNLINK_FILE, raw
-            )
             store = self._attached_store()
+            await store.keep_downlink(raw)
             now = datetime.now(UTC)
             await store.record_config(str(downlink.version), configs.digest(raw), now, "downlink")
             message = f"applied downlink config version {downlink.version}"

@@ -1,7 +1,8 @@
 """The config in force and its history: the file, the hospital's signed downlink config and
 the technician's assignments (`layers`), what is applied now, what was refused, and the last
-good downlink config kept on disk as it was signed, so a restart applies it again before the
-broker is reachable.
+good downlink config kept in the store as it was signed (sealed with the data key like every
+payload: it names the patient's pseudonym), so a restart applies it again before the broker
+is reachable.
 
 Every config applied is recorded in the store's config history with its version and the
 SHA-256 of its bytes (the signed message for a downlink config, the file's text for the file);
@@ -20,10 +21,10 @@ from hub import config
 from hub.config import Config, ConfigError
 from hub.daemon import assignments
 from hub.daemon.layers import Layers, Rules
-from hub.keyfiles import write_atomic
+from hub.files import read_regular
 from hub.wire.messages import DownlinkConfig, MessageError, parse_config
 
-DOWNLINK_FILE = "downlink-config"  # the name the uplink used before the daemon kept it
+LEGACY_DOWNLINK_FILE = "downlink-config"  # where the uplink kept it in clear before
 FILE_VERSION = "file"
 
 
@@ -71,24 +72,25 @@ def load_file(path: Path) -> tuple[Config, assignments.Assignments, str]:
     return file, laid, digest
 
 
-def stored_downlink(
-    path: Path, key: Ed25519PublicKey, hub: str
-) -> tuple[DownlinkConfig, bytes] | None:
-    """The last good downlink config kept on disk, verified again (it may have been
-    tampered with while the hub was off); None when there is none or it does not verify."""
+def verified(signed: bytes, key: Ed25519PublicKey, hub: str) -> DownlinkConfig | None:
+    """The kept downlink config verified again (the store may have been tampered with while
+    the hub was off); None when it does not verify."""
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        return None
-    try:
-        return parse_config(raw, key, hub, None), raw
+        return parse_config(signed, key, hub, None)
     except MessageError:
         return None
 
 
-def keep_downlink(path: Path, raw: bytes) -> None:
-    """Write the signed config atomically (a crash leaves the old one or the new one)."""
-    write_atomic(path, raw, 0o600)
+def take_legacy_downlink(data_dir: Path) -> bytes | None:
+    """The signed config an older hub kept in clear beside its data (it names the patient's
+    pseudonym), removed once read: the store keeps it sealed from now on."""
+    path = data_dir / LEGACY_DOWNLINK_FILE
+    try:
+        signed = read_regular(path)
+    except FileNotFoundError:
+        return None
+    path.unlink()
+    return signed
 
 
 def digest(raw: bytes) -> str:

@@ -166,7 +166,7 @@ class Daemon:
         ids = IdMinter(secret)
         keys = self._keys = self._uplink_keys()
         if keys is not None:
-            await self.changes.take_stored_downlink(keys)
+            await self.changes.take_stored_downlink(keys, store)
         await self.changes.record_file(store)
         clock_watch = ClockWatch(self.hooks.clock_synced)
         rules = self.rules

@@ -188,6 +188,12 @@ class StoreOwner:
     async def config_history(self) -> list[ConfigRecord]:
         return await self._run(self._store.config_history)
 
+    async def keep_downlink(self, signed: bytes) -> None:
+        await self._run(self._store.keep_downlink, signed)
+
+    async def kept_downlink(self) -> bytes | None:
+        return await self._run(self._store.kept_downlink)
+
     async def received_times(
         self, kinds: Iterable[Kind], since: datetime
     ) -> dict[Kind, list[datetime]]:

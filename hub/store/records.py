@@ -1,7 +1,8 @@
-"""What the hub keeps besides readings: its devices, its events and its config history.
+"""What the hub keeps besides readings: its devices, its events, its config history and the
+hospital's config in force.
 
-Device details and event texts are sealed like readings; config history holds only a version,
-a hash, a time and where the config came from, in clear.
+Device details, event texts and the hospital's config are sealed like readings; config
+history holds only a version, a hash, a time and where the config came from, in clear.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from datetime import datetime
 from hub.model import DeviceInfo, Event, EventKind, Level
 from hub.store.api import ConfigRecord, DeviceRecord, Problem, ReadResult
 from hub.store.crypto import AuthError
-from hub.store.sealing import DEVICES, EVENTS, row_label
+from hub.store.sealing import DEVICES, DOWNLINK, EVENTS, row_label
 from hub.store.session import Session, from_ms, ms
 from hub.store.values import CodecError, decode_value, encode_value
 
@@ -97,3 +98,33 @@ def config_history(session: Session) -> list[ConfigRecord]:
         "SELECT version, sha256, applied_ms, source FROM config_history ORDER BY id"
     ).fetchall()
     return [ConfigRecord(v, h, from_ms(t), s or "") for v, h, t, s in rows]
+
+
+_HOSPITAL = "hospital"  # the one row of `downlink_config`
+
+
+def keep_downlink(session: Session, signed: bytes) -> None:
+    """Keep the hospital's config in force, as it was signed, sealed with the data key."""
+    with session.transaction():
+        session.conn.execute(
+            "INSERT OR REPLACE INTO downlink_config (name, key_id, payload) VALUES (?, ?, ?)",
+            (
+                _HOSPITAL,
+                session.seals.active,
+                session.seals.seal(DOWNLINK, _HOSPITAL, "", "", signed),
+            ),
+        )
+
+
+def kept_downlink(session: Session) -> bytes | None:
+    """The hospital's config kept last, or None (none yet, or its seal does not open: the
+    caller then waits for the retained copy from the broker)."""
+    row = session.conn.execute(
+        "SELECT key_id, payload FROM downlink_config WHERE name = ?", (_HOSPITAL,)
+    ).fetchone()
+    if row is None:
+        return None
+    try:
+        return session.seals.open(DOWNLINK, _HOSPITAL, "", "", row[0], row[1])
+    except AuthError:
+        return None

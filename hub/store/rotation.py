@@ -14,7 +14,7 @@ from hub.store.api import Rotation
 from hub.store.crypto import KEY_BYTES, AuthError
 from hub.store.keys import MissingKeyError
 from hub.store.schema import UNREADABLE
-from hub.store.sealing import DEVICES, READINGS, SEALED_TABLES, Table, used_key_ids
+from hub.store.sealing import READINGS, SEALED_TABLES, TEXT_KEYED, Table, used_key_ids
 from hub.store.session import Session
 
 
@@ -39,7 +39,7 @@ def rotate_key(session: Session, *, chunk: int) -> Rotation:
 def _reencrypt_pass(session: Session, chunk: int) -> int:
     done = 0
     for table in SEALED_TABLES:
-        after: Any = "" if table is DEVICES else b""
+        after: Any = "" if table in TEXT_KEYED else b""
         while (rows := _reencrypt_chunk(session, table, after, chunk)) is not None:
             after, changed = rows
             done += changed

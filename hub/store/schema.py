@@ -106,7 +106,8 @@ def _v4(db: sqlite_utils.Database) -> None:
     summaries (disk class KEPT), not the raw streams that are the bulk of the rows.
     `batches_unacked` holds only batches awaiting the hospital's ack, which the uplink re-reads
     at start (a batch every 30 s is a million rows a year). `purge_log` keeps the last purge
-    run (one row)."""
+    run (one row). `downlink_config` keeps the hospital's last applied config as signed,
+    sealed like every payload (it names the patient's pseudonym)."""
     db.execute("DROP INDEX readings_new")
     db.execute(f"CREATE INDEX readings_new ON readings(id, state) WHERE state = {NEW}")
     db.execute(f"CREATE INDEX readings_sent ON readings(batch_seq, state) WHERE state = {SENT}")
@@ -119,6 +120,13 @@ def _v4(db: sqlite_utils.Database) -> None:
         f"WHERE disk_class = {int(DiskClass.KEPT)}"
     )
     db.execute("CREATE INDEX batches_unacked ON batches(seq, sent_ms) WHERE acked_ms IS NULL")
+    db.execute(
+        """CREATE TABLE downlink_config (
+            name TEXT PRIMARY KEY,
+            key_id INTEGER NOT NULL,
+            payload BLOB NOT NULL
+        )"""
+    )
     db.execute(
         """CREATE TABLE purge_log (
             id INTEGER PRIMARY KEY CHECK (id = 1),

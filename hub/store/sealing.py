@@ -40,7 +40,9 @@ class Table:
 READINGS = Table("readings", "id", "stream", "kind")
 EVENTS = Table("events", "id", "''", "kind")
 DEVICES = Table("devices", "address", "''", "''")
-SEALED_TABLES = (READINGS, EVENTS, DEVICES)
+DOWNLINK = Table("downlink_config", "name", "''", "''")
+SEALED_TABLES = (READINGS, EVENTS, DEVICES, DOWNLINK)
+TEXT_KEYED = (DEVICES, DOWNLINK)  # the others are keyed by 16-byte ids
 
 
 def id_bytes(reading_id: str) -> bytes:

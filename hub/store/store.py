@@ -247,15 +247,25 @@ class Store:
         """Insert or replace what the hub knows about a device."""
         records.record_device(self._session, info, bond_state, last_seen, patient)
 
+    @_replacing_damage
     def record_event(self, event: Event, *, urgent: bool = True) -> int:
         """Store an event: now (with whatever readings are buffered) when urgent, else with
         the next group commit; held in memory and retried if the disk is full. Returns
         `held()`."""
         return self._commit.add_event(event, urgent=urgent)
 
+    @_replacing_damage
     def record_config(self, version: str, sha256: str, applied: datetime, source: str = "") -> None:
         records.record_config(self._session, version, sha256, applied, source)
 
+    def keep_downlink(self, signed: bytes) -> None:
+        """Keep the hospital's config in force as signed, sealed (it names the patient)."""
+        records.keep_downlink(self._session, signed)
+
+    def kept_downlink(self) -> bytes | None:
+        return records.kept_downlink(self._session)
+
+    @_replacing_damage
     def rotate_key(self, *, chunk: int = 500) -> Rotation:
         """Make a fresh key active and re-encrypt every row (see `hub.store.rotation`)."""
         self._commit.flush()
