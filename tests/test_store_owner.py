@@ -87,7 +87,7 @@ def test_the_owner_is_the_uplinks_outbox_and_calls_run_in_order(tmp_path: Path) 
             _, unsent, batch = await asyncio.gather(
                 owner.add(sent), owner.unsent_count(), owner.next_batch(3)
             )
-            assert unsent == 0  # still buffered: next_batch commits first
+            assert unsent == 5  # still buffered, and counted: next_batch commits them first
             assert batch is not None and batch.readings == tuple(sent[:3])
             assert (await owner.unsent_count(), await owner.queue_depth()) == (2, 5)
             assert await owner.unacked_batches(T0 - DAY) == []
