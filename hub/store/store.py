@@ -152,20 +152,25 @@ class Store:
 
     # ------------------------------------------------------------ outbox
 
+    @_replacing_damage
     def next_batch(self, limit: int) -> Batch | None:
         """Commit the buffer, then the oldest `new` readings as a batch (see `Outbox`)."""
         self._commit.flush()
         return self._outbox.next_batch(limit)
 
+    @_replacing_damage
     def unacked_batches(self, sent_before: datetime) -> list[Batch]:
         return self._outbox.unacked_batches(sent_before)
 
+    @_replacing_damage
     def acknowledge(self, batch_id: str) -> int:
         return self._outbox.acknowledge(batch_id)
 
     def unsent_count(self) -> int:
-        """Committed readings in state `new`, not yet in any batch. No query."""
-        return self._outbox.unsent_count()
+        """Readings not yet in any batch: committed in state `new`, and buffered (the next
+        `next_batch` commits those first). No query. Counting the buffered ones matters: the
+        uplink asks right after a reading is added, before the group commit."""
+        return self._outbox.unsent_count() + len(self._commit.buffer)
 
     def queue_depth(self) -> int:
         """Readings not yet acknowledged (buffered, new or sent); unreadable rows excluded.
