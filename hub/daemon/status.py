@@ -5,6 +5,7 @@ can read the status topic. Neither holds a health value."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from datetime import datetime
@@ -86,7 +87,7 @@ def build_status(s: StatusInputs) -> dict[str, Any]:
         },
         "clock_synced": s.clock_synced,
         "uplink": uplink,
-        "errors": list(s.errors),
+        "errors": [*s.errors, *_store_damage_error(s.store)],
         "events": [
             {"kind": e.kind.value, "time": e.time.isoformat(), "device": e.device}
             for e in s.recent
@@ -103,6 +104,8 @@ def build_status(s: StatusInputs) -> dict[str, Any]:
             "items": s.schedule_items,
             "last_check": s.schedule_checked.isoformat() if s.schedule_checked else None,
         },
+        # A damaged database the store replaced: counts only, for the hospital's fleet view.
+        "store_damage": None if s.store.damage is None else dataclasses.asdict(s.store.damage),
         "retention": {
             "last_purge": s.store.last_purge,
             "purged_readings": s.store.last_purge_rows,
@@ -122,6 +125,13 @@ def public_status(status: dict[str, Any]) -> dict[str, Any]:
     public = {k: v for k, v in status.items() if k not in _TRIAGE_KEYS}
     public["events"] = [e for e in status["events"] if e["kind"] not in _TRIAGE_EVENTS]
     return public
+
+
+def _store_damage_error(store: StoreStatus) -> list[str]:
+    damage = store.damage
+    if damage is None:
+        return []
+    return [f"store damaged at {damage.at}: {damage.salvaged} salvaged, {damage.lost} lost"]
 
 
 class StatusSource(Protocol):

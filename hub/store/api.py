@@ -69,6 +69,25 @@ class ConfigRecord:
 
 
 @dataclass(frozen=True)
+class Damage:
+    """A damaged database found (at open or while open), replaced, and what was salvaged.
+
+    Counts of rows only, never their contents: this goes into the log and the status."""
+
+    at: str  # ISO time it was found
+    problem: str  # what SQLite (or the WAL check) reported
+    kept_aside: str  # where the damaged file was kept for analysis
+    salvaged: int  # unacknowledged readings copied into the new database, to be sent again
+    lost: int  # unacknowledged readings found damaged, or listed but not found: at least
+    lost_at_most: int  # equal to `lost` when exact; else an upper estimate (see salvage)
+    damaged_ranges: int  # stretches of rows no read could reach
+    pages_missing: int  # pages the file's header counts that are not in it (truncation)
+    events: int  # events, devices and config history rows salvaged
+    devices: int
+    configs: int
+
+
+@dataclass(frozen=True)
 class StoreStatus:
     queue_depth: int  # readings not yet acknowledged, buffered ones included
     buffered: int
@@ -81,6 +100,7 @@ class StoreStatus:
     last_purge: str | None = None  # ISO time of the last retention purge step, if any
     last_purge_rows: int = 0  # readings that purge run deleted (so far, if it goes on)
     last_purge_events: int = 0
+    damage: Damage | None = None  # the last damaged database this store replaced, if any
 
 
 @dataclass(frozen=True)

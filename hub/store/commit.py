@@ -62,6 +62,11 @@ class GroupCommit:
         """Readings and events waiting for a commit."""
         return len(self.buffer) + len(self._events)
 
+    def take_over(self, other: GroupCommit) -> None:
+        """Hold what `other` still held: its database was damaged and replaced."""
+        self.buffer = [*other.buffer, *self.buffer]
+        self._events = [*other._events, *self._events]
+
     def add(self, readings: Sequence[Reading], *, urgent: bool = False) -> int:
         """Buffer readings; commit at once when urgent or at `flush_max`. Returns `held()`."""
         self.buffer += [prepare(r) for r in readings]

@@ -1,14 +1,28 @@
-"""Opening the SQLite file: pragmas, integrity check, and moving a corrupt file aside."""
+"""Opening the SQLite file: pragmas, damage checks, and moving a damaged file aside.
+
+Damage at open is what `integrity_check` reports, a file SQLite cannot read, or a WAL whose
+checksum chain breaks with commits behind the break (which SQLite would drop silently, see
+`walscan`). While open, damage shows as SQLite refusing a read or a commit (`SQLITE_CORRUPT`,
+`SQLITE_NOTADB`), or as the file shrinking or losing its header under the store: `FileWatch`
+looks before each operation (one `stat` and a 100-byte read, whatever the database's size).
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
+import stat
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from hub.store.api import StoreError
+from hub.store.walscan import scan
+
 _SIDE_FILES = ("-wal", "-shm")
+_SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26
+_MAGIC = b"SQLite format 3\0"
 
 
 @dataclass(frozen=True)
@@ -43,23 +57,116 @@ def connect(path: Path, *, max_db_bytes: int | None = None) -> sqlite3.Connectio
 
 
 def open_checked(path: Path, now: datetime, *, max_db_bytes: int | None = None) -> Opened:
-    """Open `path`; if it is not a database or `integrity_check` fails, move it (with its WAL)
-    aside under a `.corrupt-<time>` name — kept, never deleted — and start a new one."""
+    """Open `path`; if it is damaged (see the module), move it (with its WAL) aside under a
+    `.corrupt-<time>` name — kept, never deleted — and start a new one. A path that exists
+    but is not a regular file is refused (StoreError), never moved."""
+    refuse_non_regular(path)
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    problem: str | None
-    try:
-        conn = connect(path, max_db_bytes=max_db_bytes)
-        rows = conn.execute("PRAGMA integrity_check").fetchall()
-        problem = None if rows == [("ok",)] else "; ".join(str(r[0]) for r in rows[:5])
-    except sqlite3.DatabaseError as exc:
-        conn = None
-        problem = str(exc)
+    problem = wal_problem(path)
+    conn = None
+    if problem is None:
+        try:
+            conn = connect(path, max_db_bytes=max_db_bytes)
+            rows = conn.execute("PRAGMA integrity_check").fetchall()
+            problem = None if rows == [("ok",)] else "; ".join(str(r[0]) for r in rows[:5])
+        except sqlite3.DatabaseError as exc:
+            problem = str(exc)
     if problem is None and conn is not None:
         return Opened(conn, None, None)
     if conn is not None:
         conn.close()
-    moved = move_aside(path, now)
+    return replace_damaged(path, now, problem or "damaged", max_db_bytes=max_db_bytes)
+
+
+def replace_damaged(
+    path: Path, now: datetime, problem: str, *, max_db_bytes: int | None = None
+) -> Opened:
+    """Move the (closed) damaged database aside and open a new one in its place."""
+    moved = move_aside(path, now) if path.exists() else None
     return Opened(connect(path, max_db_bytes=max_db_bytes), moved, problem)
+
+
+def refuse_non_regular(path: Path) -> None:
+    """StoreError when `path` exists and is not a regular file (a directory, FIFO, device,
+    socket): opening one would hang or fail, and moving it aside would be worse."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise StoreError(f"store path {path} cannot be examined: {exc.strerror}") from exc
+    if not stat.S_ISREG(mode):
+        raise StoreError(f"store path {path} is {_file_kind(mode)}, not a database file")
+
+
+def _file_kind(mode: int) -> str:
+    kinds = {
+        stat.S_ISDIR: "a directory",
+        stat.S_ISFIFO: "a FIFO",
+        stat.S_ISCHR: "a character device",
+        stat.S_ISBLK: "a block device",
+        stat.S_ISSOCK: "a socket",
+    }
+    return next((name for test, name in kinds.items() if test(mode)), "not a regular file")
+
+
+def wal_problem(path: Path) -> str | None:
+    """Read before SQLite opens the file: a WAL SQLite would stop replaying part way, with
+    commits behind the break, is damage (those commits would vanish without a word)."""
+    wal = path.with_name(path.name + "-wal")
+    try:
+        found = scan(wal.read_bytes())
+    except FileNotFoundError:
+        return None
+    if not found.damaged:
+        return None
+    return (
+        f"the WAL's checksums break after frame {found.replayed} of {found.frames}: "
+        f"{found.dropped_commits} later commits would be dropped"
+    )
+
+
+def is_damage(exc: BaseException) -> bool:
+    """SQLite said the file is not a (sound) database."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(exc, sqlite3.DatabaseError) and code in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
+
+
+class FileWatch:
+    """The database file as the store last left it: same file, no shorter, header intact.
+
+    SQLite serves most reads from its page cache, so a file truncated or overwritten under an
+    open store can go unnoticed for long; this look before each operation bounds that to the
+    next operation. The store calls `settle` after each of its own operations (a purge may
+    shrink the file on purpose)."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._inode, self._size = self._look()
+
+    def _look(self) -> tuple[int, int]:
+        info = self._path.stat()
+        return info.st_ino, info.st_size
+
+    def settle(self) -> None:
+        with contextlib.suppress(OSError):  # if it fails, the next `problem` says why
+            self._inode, self._size = self._look()
+
+    def problem(self) -> str | None:
+        """What is wrong with the file since the store's last operation, or None."""
+        try:
+            inode, size = self._look()
+            with self._path.open("rb") as f:
+                head = f.read(len(_MAGIC))
+        except OSError as exc:
+            return f"the database file cannot be read: {exc.strerror}"
+        if inode != self._inode:
+            return "the database file was replaced under the store"
+        if size < self._size:
+            return f"the database file shrank under the store ({self._size} to {size} bytes)"
+        if size and head != _MAGIC:
+            return "the database file's header was overwritten under the store"
+        return None
 
 
 def move_aside(path: Path, now: datetime) -> Path:

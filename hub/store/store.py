@@ -6,6 +6,8 @@
 - `queries`, `records`: readings, devices, events and config history back
 - `rotation`: key rotation; `retention`: bounded purges; `pressure`: the disk floor, full disk
 - `session`: the open database they share (transactions, keys, error events); `schema`
+- `database`: opening, damage checks; `salvage` (`keywalk`, `walscan`): a damaged file's
+  rows copied into a new one and counted, at open and whenever an operation meets damage
 
 Plain synchronous code, used by exactly one thread: in the daemon that is the worker of
 `hub.store.owner.StoreOwner`, which also times the group commit; tests and tools may use a
@@ -14,15 +16,22 @@ Plain synchronous code, used by exactly one thread: in the daemon that is the wo
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import functools
+import logging
+import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Concatenate, ParamSpec, TypeVar
 
 from hub.model import DeviceInfo, Event, EventKind, Kind, Reading
 from hub.store import queries, records, retention, rotation, schema
 from hub.store.api import (
     Batch,
     ConfigRecord,
+    Damage,
     DeviceRecord,
     Purged,
     ReadResult,
@@ -32,34 +41,87 @@ from hub.store.api import (
     StoreStatus,
 )
 from hub.store.commit import GroupCommit
-from hub.store.database import open_checked
+from hub.store.database import FileWatch, Opened, is_damage, open_checked, replace_damaged
 from hub.store.disk import RAW_KINDS, DiskClass, disk_free
 from hub.store.keys import KeySource
 from hub.store.outbox import Outbox
 from hub.store.pressure import DiskPressure
+from hub.store.salvage import NOTHING, describe, report, salvage_file
 from hub.store.schema import UNREADABLE
 from hub.store.sealing import load_ring
 from hub.store.session import Session
+
+log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def _session(
+    opened: Opened, path: Path, key_source: KeySource, clock: Callable[[], datetime]
+) -> Session:
+    conn = opened.conn
+    try:
+        schema.migrate(conn)
+        return Session(conn, path, key_source, load_ring(conn, key_source), clock)
+    except BaseException:
+        conn.close()
+        raise
+
+
+def _replacing_damage(
+    method: Callable[Concatenate[Store, P], R],
+) -> Callable[Concatenate[Store, P], R]:
+    """A store operation that meets a damaged database (the file changed under the store, or
+    SQLite reports it corrupt) replaces it with salvage (`Store._replace_damaged`) and runs
+    once more on the new one: what the store held in memory is kept."""
+
+    @functools.wraps(method)
+    def guarded(self: Store, *args: P.args, **kwargs: P.kwargs) -> R:
+        problem = self._watch.problem()
+        if problem is not None:
+            self._replace_damaged(problem)
+        try:
+            result = method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            if not is_damage(exc):
+                raise
+            self._replace_damaged(str(exc))
+            result = method(self, *args, **kwargs)
+        self._watch.settle()
+        return result
+
+    return guarded
+
+
 class Store:
     def __init__(
         self, session: Session, options: StoreOptions, free_bytes: Callable[[Path], int]
     ) -> None:
-        self._session = session
         self.path = session.path
-        self._pressure = DiskPressure(
-            session, floor_mb=options.disk_floor_mb, free_bytes=free_bytes
-        )
-        self._commit = GroupCommit(session, self._pressure, flush_max=options.flush_max)
-        self._outbox = Outbox(session)
+        self._options = options
+        self._free_bytes = free_bytes
+        self._attach(session)
         self._retention = timedelta(days=options.retention_days)
         self._event_retention = timedelta(days=options.event_retention_days)
         self._closed = False
+        self.damage: Damage | None = None  # the last damaged database replaced
+
+    def _attach(self, session: Session, held: GroupCommit | None = None) -> None:
+        """Work on `session`'s database; `held`: the commit buffer of a replaced one."""
+        self._session = session
+        self._pressure = DiskPressure(
+            session, floor_mb=self._options.disk_floor_mb, free_bytes=self._free_bytes
+        )
+        self._commit = GroupCommit(session, self._pressure, flush_max=self._options.flush_max)
+        if held is not None:
+            self._commit.take_over(held)
+        self._outbox = Outbox(session)
+        self._watch = FileWatch(self.path)
 
     # ------------------------------------------------------------ opening and closing
 
@@ -80,25 +142,42 @@ class Store:
         path = Path(path)
         options = options or StoreOptions()
         opened = open_checked(path, clock(), max_db_bytes=options.max_db_bytes)
-        conn = opened.conn
-        try:
-            schema.migrate(conn)
-            session = Session(conn, path, key_source, load_ring(conn, key_source), clock)
-        except BaseException:
-            conn.close()
-            raise
-        store = cls(session, options, free_bytes)
-        if opened.moved_aside is not None:
-            store.record_event(
-                Event(
-                    EventKind.ERROR,
-                    clock(),
-                    f"the database failed its integrity check and was moved aside to "
-                    f"{opened.moved_aside}; a new one was started",
-                    details={"moved_to": str(opened.moved_aside), "problem": opened.problem},
-                )
-            )
+        store = cls(_session(opened, path, key_source, clock), options, free_bytes)
+        if opened.problem is not None:
+            store._salvage(opened, expected=None)
         return store
+
+    def _replace_damaged(self, problem: str) -> None:
+        """The open database is damaged: close it, keep it aside, start a new one with what
+        it still holds salvaged into it, and go on holding what was buffered."""
+        session = self._session
+        expected = self._outbox.unacknowledged()
+        with contextlib.suppress(sqlite3.Error):  # closing a damaged file may fail
+            session.conn.close()
+        opened = replace_damaged(
+            self.path, session.clock(), problem, max_db_bytes=self._options.max_db_bytes
+        )
+        self._attach(_session(opened, self.path, session.source, session.clock), self._commit)
+        self._salvage(opened, expected=expected)
+
+    def _salvage(self, opened: Opened, *, expected: int | None) -> None:
+        """Salvage the file `opened` moved aside; log, keep and record what happened."""
+        kept = opened.moved_aside
+        found = NOTHING if kept is None else salvage_file(kept, self._session)
+        clock = self._session.clock
+        page_size = self._session.conn.execute("PRAGMA page_size").fetchone()[0]
+        self.damage = report(
+            opened.problem or "",
+            kept,
+            found,
+            clock().isoformat(),
+            expected=expected,
+            page_size=page_size,
+        )
+        line = describe(self.damage)
+        log.error("%s", line)
+        details = dataclasses.asdict(self.damage)
+        self.record_event(Event(EventKind.ERROR, clock(), line, details=details))
 
     def close(self) -> None:
         """Commit what is buffered and close. Safe to call twice."""
@@ -118,6 +197,7 @@ class Store:
 
     # ------------------------------------------------------------ writing readings
 
+    @_replacing_damage
     def add(self, readings: Sequence[Reading], *, urgent: bool = False) -> int:
         """Buffer readings for the next group commit; commit at once when `urgent` or at
         `flush_max`. Returns how many readings and events are still held uncommitted.
@@ -126,6 +206,7 @@ class Store:
             raise StoreError("the store is closed")
         return self._commit.add(readings, urgent=urgent)
 
+    @_replacing_damage
     def flush(self) -> list[str]:
         """Commit the buffer now; returns the ids committed (empty when the disk is full)."""
         return self._commit.flush()
@@ -134,12 +215,14 @@ class Store:
         """Readings and events buffered, not yet committed."""
         return self._commit.held()
 
+    @_replacing_damage
     def amend(self, readings: Sequence[Reading]) -> int:
         """Replace readings not yet sent (buffered or `new`) by corrected versions with the
         same id, e.g. receive times corrected once the hub clock synchronised. Rows already
         sent are left as they went out; returns how many were replaced."""
         return self._commit.amend(readings)
 
+    @_replacing_damage
     def purge_expired(self, now: datetime, *, batch_rows: int = 2000) -> Purged:
         """One bounded retention step (see `hub.store.retention`); call again while `more`."""
         return retention.purge_expired(
@@ -179,11 +262,13 @@ class Store:
 
     # ------------------------------------------------------------ reading back
 
+    @_replacing_damage
     def known(self, ids: Iterable[str]) -> set[str]:
         """Which of `ids` the store holds, committed or buffered (primary keys only)."""
         wanted = list(ids)
         return self._commit.buffered_ids(wanted) | queries.known(self._session.conn, wanted)
 
+    @_replacing_damage
     def reading_ids(self, *, acknowledged: bool | None = None) -> set[str]:
         """Ids of stored readings: all, only acknowledged, or only not yet acknowledged
         (buffered ones included). Walks the table: for the demo and tests."""
@@ -192,6 +277,7 @@ class Store:
             found |= {p.id for p in self._commit.buffer}
         return found
 
+    @_replacing_damage
     def received_times(self, kinds: Iterable[Kind], since: datetime) -> dict[Kind, list[datetime]]:
         """Receive times of spot measurements and summaries of `kinds` since `since`, buffered
         ones included (clear columns, by index, nothing decrypted): what the measurement
@@ -208,20 +294,25 @@ class Store:
         ]
         return queries.by_kind([*rows, *buffered])
 
+    @_replacing_damage
     def readings(self, ids: Iterable[str] | None = None) -> ReadResult[Reading]:
         """Committed readings in id order (all, or those of `ids` that exist), with a problem
         for each row that fails to open. Read only: marks nothing."""
         return queries.readings(self._session.conn, self._session.seals, ids)
 
+    @_replacing_damage
     def events(self, since: datetime | None = None) -> ReadResult[Event]:
         return records.events(self._session, since)
 
+    @_replacing_damage
     def devices(self) -> ReadResult[DeviceRecord]:
         return records.devices(self._session)
 
+    @_replacing_damage
     def config_history(self) -> list[ConfigRecord]:
         return records.config_history(self._session)
 
+    @_replacing_damage
     def status(self) -> StoreStatus:
         """Counts, disk state, key and last purge; costs the same whatever the store's age."""
         at, purged_rows, purged_events = retention.last_purge(self._session.conn)
@@ -237,10 +328,12 @@ class Store:
             last_purge=None if at is None else at.isoformat(),
             last_purge_rows=purged_rows,
             last_purge_events=purged_events,
+            damage=self.damage,
         )
 
     # ------------------------------------------------------------ devices, events, config
 
+    @_replacing_damage
     def record_device(
         self,
         info: DeviceInfo,

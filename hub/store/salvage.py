@@ -1,0 +1,314 @@
+"""Salvage: what a damaged database still holds, copied into the new one and counted.
+
+The damaged file stays where `database.move_aside` put it, untouched; salvage works on a
+scratch copy beside it (its WAL re-chained, see `walscan`), read through SQLite with
+`keywalk`. Every row is authenticated (AES-GCM, bound to its row) before it is copied, and
+copied verbatim: unacknowledged readings go in as `new` with their ids, so they are sent
+again (the receiver de-duplicates by id); events, devices and config history as they were.
+Acknowledged readings are already at the hospital and stay in the kept file.
+
+What could not be salvaged is counted, never guessed away:
+- `unreadable`: unacknowledged reading rows found whose payload fails authentication or
+  decoding, and rows whose key was found but whose columns could not be read;
+- `missing`: ids the outbox indexes (`readings_new`, `readings_sent`, other pages than the
+  table's) still list but the table walk did not reach;
+- `damaged_ranges` and `pages_missing`: stretches of keys no seek could reach, and pages the
+  file's header counts that are not in the file — losses the indexes may not list, so when
+  either is non-zero the loss count is a lower bound and `lost_at_most` estimates the upper
+  one (see there), unless the caller knew how many unacknowledged readings there were (a
+  store damaged while open: then the loss is that number less what was salvaged, exactly).
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hub.store.api import Damage
+from hub.store.crypto import AuthError
+from hub.store.disk import DiskClass
+from hub.store.keywalk import KeyWalk, Row
+from hub.store.schema import ACKED, NEW, SENT
+from hub.store.sealing import DEVICES, EVENTS, Seals
+from hub.store.session import Session
+from hub.store.values import CodecError
+from hub.store.walscan import rechain
+
+_AUTH_FAILURES = (AuthError, CodecError)
+
+
+@dataclass(frozen=True)
+class Salvaged:
+    readings: int  # unacknowledged readings copied into the new database
+    unreadable: int
+    missing: int
+    damaged_ranges: int
+    pages_missing: int
+    row_bytes: int  # mean size of the unacknowledged reading rows found (0: none found)
+    events: int
+    devices: int
+    configs: int
+
+
+def salvage_file(kept: Path, target: Session) -> Salvaged:
+    """Copy what `kept` (a damaged database moved aside, with its WAL) still holds into
+    `target`, from a scratch copy removed afterwards."""
+    scratch = Path(tempfile.mkdtemp(prefix=f".{kept.name}.salvage-", dir=kept.parent))
+    try:
+        copy = scratch / "salvage.db"
+        shutil.copyfile(kept, copy)
+        wal = kept.with_name(kept.name + "-wal")
+        if wal.exists():
+            copy.with_name(copy.name + "-wal").write_bytes(rechain(wal.read_bytes()))
+        source = sqlite3.connect(copy, isolation_level=None)
+        try:
+            # Lets SQLite read a file shorter than its header says (as `.recover` does).
+            source.execute("PRAGMA writable_schema = ON")
+            found = _salvage(source, target)
+        finally:
+            source.close()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return Salvaged(**found, pages_missing=pages_missing(kept))
+
+
+def pages_missing(path: Path) -> int:
+    """Pages the database header counts that are not in the file (a truncation), 0 when the
+    header's count is not valid (its version-valid-for field disagrees) or cannot be read."""
+    try:
+        with path.open("rb") as f:
+            header = f.read(100)
+        size = path.stat().st_size
+    except OSError:
+        return 0
+    page_size = _page_size(header)
+    if page_size is None or header[24:28] != header[92:96]:
+        return 0
+    return max(0, int.from_bytes(header[28:32], "big") - size // page_size)
+
+
+def _page_size(header: bytes) -> int | None:
+    if len(header) < 100 or not header.startswith(b"SQLite format 3\0"):
+        return None
+    size = int.from_bytes(header[16:18], "big")
+    size = 65536 if size == 1 else size
+    return size if size >= 512 else None
+
+
+def lost_at_most(found: Salvaged, page_size: int) -> int:
+    """An upper estimate of the unacknowledged readings in missing pages, on top of those
+    counted: as if every missing page were a readings leaf full of rows of the mean size
+    found (B-tree pages hold more than half a page each, so the real number is lower)."""
+    if not found.pages_missing and not found.damaged_ranges:
+        return 0
+    rows_per_page = page_size // max(found.row_bytes, 1)
+    # A damaged range is at least a page; its size is unknown, so count it as one.
+    return (found.pages_missing + found.damaged_ranges) * rows_per_page
+
+
+def _salvage(source: sqlite3.Connection, target: Session) -> dict[str, int]:
+    seals = target.seals
+    columns = f"id, stream, kind, received_ms, {_disk_class(source)}, key_id, payload, state"
+    walk = KeyWalk(source, "readings", columns)
+    copied = row_bytes = 0
+    seen: set[bytes] = set()
+    failed: set[bytes] = set()
+    for chunk in walk.chunks():
+        good = []
+        for row in chunk:
+            if row[-1] == ACKED:
+                continue
+            seen.add(row[0])
+            row_bytes += sum(len(v) if isinstance(v, str | bytes) else 8 for v in row)
+            if _authentic_reading(seals, row):
+                good.append(row[:-1])
+            else:
+                failed.add(row[0])
+        copied += _insert_readings(target, good)
+    failed |= set(walk.bad_keys)
+    listed = _listed_unacked(source)
+    # A flipped byte in a row's key shows the row under a key no index lists, and leaves the
+    # listed key unfound: one reading, not two. Unlisted failures and listed keys not found
+    # are paired, so what is counted once is not counted again.
+    unlisted_failed = len(failed - listed)
+    not_found = len(listed - seen - failed)
+    events = _copy_events(source, target)
+    return {
+        "readings": copied,
+        "unreadable": len(failed),
+        "missing": max(0, not_found - unlisted_failed),
+        "damaged_ranges": walk.damaged_ranges + events.damaged_ranges,
+        "row_bytes": row_bytes // max(len(seen), 1),
+        "events": events.copied,
+        "devices": _copy_devices(source, target),
+        "configs": _copy_configs(source, target),
+    }
+
+
+def _disk_class(source: sqlite3.Connection) -> str:
+    """The disk class column, or (a file from before schema v3) the conservative KEPT."""
+    try:
+        columns = {row[1] for row in source.execute("PRAGMA table_info(readings)")}
+    except sqlite3.DatabaseError:
+        columns = set()
+    return "disk_class" if "disk_class" in columns else str(int(DiskClass.KEPT))
+
+
+def _authentic_reading(seals: Seals, row: Row) -> bool:
+    pk, stream, kind, received_ms, _disk, key_id, payload, _state = row
+    if not (
+        isinstance(pk, bytes)
+        and isinstance(stream, str)
+        and isinstance(kind, str)
+        and isinstance(received_ms, int)
+        and isinstance(key_id, int)
+    ):
+        return False
+    try:
+        seals.open_reading(pk, stream, kind, key_id, payload)
+    except _AUTH_FAILURES:
+        return False
+    return True
+
+
+def _insert_readings(target: Session, rows: list[Row]) -> int:
+    with target.transaction():
+        inserted = target.conn.executemany(
+            "INSERT OR IGNORE INTO readings (id, stream, kind, received_ms, disk_class, key_id, "
+            f"payload, state) VALUES (?, ?, ?, ?, ?, ?, ?, {NEW})",
+            rows,
+        ).rowcount
+        target.counts.moved(None, NEW, inserted)
+    return inserted
+
+
+def _listed_unacked(source: sqlite3.Connection) -> set[bytes]:
+    """Ids the outbox indexes list as new or sent, as far as their pages can be read."""
+    listed: set[bytes] = set()
+    new = KeyWalk(source, "readings INDEXED BY readings_new", "id", f"state = {NEW} AND ")
+    for chunk in new.chunks():
+        listed.update(row[0] for row in chunk)
+    try:
+        for (pk,) in source.execute(
+            f"SELECT id FROM readings INDEXED BY readings_sent WHERE state = {SENT}"
+        ):
+            listed.add(pk)
+    except sqlite3.DatabaseError:
+        pass  # what was read before the failure is kept; the rest is a damaged range
+    return listed
+
+
+@dataclass(frozen=True)
+class _Copied:
+    copied: int
+    damaged_ranges: int
+
+
+def _copy_events(source: sqlite3.Connection, target: Session) -> _Copied:
+    walk = KeyWalk(source, "events", "id, time_ms, kind, key_id, payload")
+    copied = 0
+    for chunk in walk.chunks():
+        good = [row for row in chunk if _opens(target.seals, EVENTS, row[0], row[2], *row[3:])]
+        with target.transaction():
+            copied += target.conn.executemany(
+                "INSERT OR IGNORE INTO events (id, time_ms, kind, key_id, payload) "
+                "VALUES (?, ?, ?, ?, ?)",
+                good,
+            ).rowcount
+    return _Copied(copied, walk.damaged_ranges)
+
+
+def _copy_devices(source: sqlite3.Connection, target: Session) -> int:
+    """A handful of rows: read whole, or as far as they can be."""
+    rows = _readable(
+        source, "SELECT address, bond_state, last_seen_ms, key_id, payload FROM devices"
+    )
+    good = [row for row in rows if _opens(target.seals, DEVICES, row[0], "", *row[3:])]
+    with target.transaction():
+        return target.conn.executemany(
+            "INSERT OR IGNORE INTO devices (address, bond_state, last_seen_ms, key_id, payload) "
+            "VALUES (?, ?, ?, ?, ?)",
+            good,
+        ).rowcount
+
+
+def _copy_configs(source: sqlite3.Connection, target: Session) -> int:
+    rows = _readable(
+        source, "SELECT version, sha256, applied_ms, source FROM config_history ORDER BY id"
+    )
+    with target.transaction():
+        return target.conn.executemany(
+            "INSERT INTO config_history (version, sha256, applied_ms, source) VALUES (?, ?, ?, ?)",
+            [row for row in rows if all(isinstance(v, str) for v in row[:2])],
+        ).rowcount
+
+
+def _readable(source: sqlite3.Connection, sql: str) -> list[Row]:
+    rows: list[Row] = []
+    try:
+        for row in source.execute(sql):
+            rows.append(row)
+    except sqlite3.DatabaseError:
+        pass  # the rows read before the failure are kept
+    return rows
+
+
+def _opens(seals: Seals, table: Any, pk: Any, kind: Any, key_id: Any, payload: Any) -> bool:
+    if not isinstance(key_id, int) or not isinstance(kind, str):
+        return False
+    try:
+        seals.open(table, pk, "", kind, key_id, payload)
+    except (AuthError, TypeError, AttributeError):
+        return False
+    return True
+
+
+def report(
+    problem: str,
+    kept: Path | None,
+    found: Salvaged,
+    at: str,
+    *,
+    expected: int | None,
+    page_size: int,
+) -> Damage:
+    """The damage as the status shows it. `expected`: the unacknowledged readings the store
+    knew it held when the damage showed (None at open, when nobody knows)."""
+    lost = found.unreadable + found.missing
+    at_most = lost + lost_at_most(found, page_size)
+    if expected is not None:
+        lost = at_most = max(lost, expected - found.readings)
+    return Damage(
+        at=at,
+        problem=problem,
+        kept_aside=str(kept) if kept is not None else "",
+        salvaged=found.readings,
+        lost=lost,
+        lost_at_most=at_most,
+        damaged_ranges=found.damaged_ranges,
+        pages_missing=found.pages_missing,
+        events=found.events,
+        devices=found.devices,
+        configs=found.configs,
+    )
+
+
+def describe(damage: Damage) -> str:
+    """One log line: counts and the kept file, nothing from inside the rows."""
+    lost = (
+        f"{damage.lost}"
+        if damage.lost == damage.lost_at_most
+        else f"{damage.lost} to {damage.lost_at_most} (estimated)"
+    )
+    return (
+        f"the store's database was damaged ({damage.problem}): {damage.salvaged} unacknowledged "
+        f"readings salvaged into a new database to be sent again, {lost} lost; the damaged "
+        f"file is kept at {damage.kept_aside or '(nothing left to keep)'}"
+    )
+
+
+NOTHING = Salvaged(0, 0, 0, 0, 0, 0, 0, 0, 0)
