@@ -27,7 +27,7 @@ from mqtt_support import Chain
 from waiting import wait_for
 
 from hub.keyfiles import write_private_key
-from hub.testbed.broker import MOSQUITTO, acl_text, config_text, free_port
+from hub.testbed.broker import MOSQUITTO, config_text, free_port, write_access
 from hub.testbed.pki import Identity
 
 _PEM = serialization.Encoding.PEM
@@ -111,7 +111,7 @@ def broker_with(c: Chain, workdir: Path, spec: ServerCert) -> Iterator[OddBroker
     bundle = workdir / "ca-bundle.crt"
     bundle.write_bytes(c.pki.ca.read_bytes() + server_ca.read_bytes())
     port = free_port()
-    (workdir / "acl.conf").write_text(acl_text())
+    write_access(workdir, c.pki.hubs)
     conf = workdir / "mosquitto.conf"
     conf.write_text(config_text(replace(c.pki, ca=bundle, server=server), workdir, port))
     proc = subprocess.Popen(

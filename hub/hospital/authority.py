@@ -100,6 +100,7 @@ def init(
         write_atomic(cert_path, cert.public_bytes(_PEM))
     write_atomic(place.settings_file, settings.toml().encode())
     write_atomic(broker_dir / "acl.conf", broker.acl_text([]).encode())
+    write_atomic(broker_dir / "dynsec.json", broker.dynsec_json([]).encode())
     write_atomic(broker_dir / "mosquitto.conf", broker.mosquitto_conf(place, settings).encode())
     return [
         f"hospital CA in {place.root} (trust anchor {place.ca})",
@@ -200,9 +201,11 @@ def revoke(place: HospitalDir, hub: str, now: datetime) -> list[str]:
 
 
 def update_broker(place: HospitalDir) -> str:
-    """Rewrite the ACL from the enrolled hubs and reload the broker."""
+    """Rewrite the ACL and the subscription rules from the enrolled hubs and reload the broker
+    (the ACL at once; the subscription rules are read at the broker's next start)."""
     hubs = sorted(p.stem for p in place.enrollment.glob("*.pub"))
     write_atomic(place.broker / "acl.conf", broker.acl_text(hubs).encode())
+    write_atomic(place.broker / "dynsec.json", broker.dynsec_json(hubs).encode())
     return broker.reload(place.load_settings().pid_file)
 
 

@@ -1,8 +1,9 @@
 """A local Mosquitto for the demo, the tests and the benchmark.
 
-Mutual TLS (1.2 minimum), the certificate's CN as the user name, a CRL, and an ACL that
-confines each hub to `dho/v1/hubs/<its id>/...`; persistence on so a restarted broker still
-holds what it saved. The broker is our child process and is only ever stopped by its own pid.
+Mutual TLS (1.2 minimum), the certificate's CN as the user name, a CRL, and the hospital's
+own access rules (hub.hospital.broker) for the PKI's hubs; persistence on so a restarted
+broker still holds what it saved. The broker is our child process and is only ever stopped
+by its own pid.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ import socket
 import ssl
 import subprocess
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
-from hub.testbed.pki import RECEIVER_CN, Pki
+from hub.hospital.broker import acl_text, dynsec_json, dynsec_plugin
+from hub.testbed.pki import Pki
 from hub.testbed.provision import HospitalPki
-from hub.wire.topics import ROOT
 
 MOSQUITTO = "/usr/sbin/mosquitto"
 
@@ -30,22 +32,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def acl_text(receiver: str = RECEIVER_CN) -> str:
-    """Hubs: write their uplink and status, read their ack and config. Receiver: the rest."""
-    return "\n".join(
-        [
-            f"pattern write {ROOT}/%u/up",
-            f"pattern write {ROOT}/%u/status",
-            f"pattern read {ROOT}/%u/ack",
-            f"pattern read {ROOT}/%u/config",
-            f"user {receiver}",
-            f"topic read {ROOT}/+/up",
-            f"topic read {ROOT}/+/status",
-            f"topic write {ROOT}/+/ack",
-            f"topic readwrite {ROOT}/+/config",
-            "",
-        ]
-    )
+def write_access(workdir: Path, hubs: Iterable[str]) -> None:
+    """The hospital's own access files (hub.hospital.broker) for `hubs`: the ACL file and the
+    dynamic-security plugin's subscription rules, as `config_text` names them."""
+    hubs = list(hubs)
+    (workdir / "acl.conf").write_text(acl_text(hubs))
+    (workdir / "dynsec.json").write_text(dynsec_json(hubs))
 
 
 def config_text(pki: Pki, workdir: Path, port: int) -> str:
@@ -58,6 +50,8 @@ def config_text(pki: Pki, workdir: Path, port: int) -> str:
             f"persistence_location {workdir}/",
             "autosave_interval 1",
             f"acl_file {workdir / 'acl.conf'}",
+            f"plugin {dynsec_plugin()}",
+            f"plugin_opt_config_file {workdir / 'dynsec.json'}",
             "set_tcp_nodelay true",
             "max_queued_messages 100000",
             "max_inflight_messages 100",
@@ -97,7 +91,7 @@ class Broker:
             self.conf = conf
             return
         assert isinstance(pki, Pki)
-        (workdir / "acl.conf").write_text(acl_text())
+        write_access(workdir, pki.hubs)
         self.conf = workdir / "mosquitto.conf"
         self.conf.write_text(config_text(pki, workdir, self.port))
 
