@@ -3,8 +3,8 @@
 Damage at open is what `integrity_check` reports, a file SQLite cannot read, or a WAL whose
 checksum chain breaks with commits behind the break (which SQLite would drop silently, see
 `walscan`). While open, damage shows as SQLite refusing a read or a commit (`SQLITE_CORRUPT`,
-`SQLITE_NOTADB`), or as the file shrinking or losing its header under the store: `FileWatch`
-looks before each operation (one `stat` and a 100-byte read, whatever the database's size).
+`SQLITE_NOTADB`), or as the file shrinking or being replaced under the store: `FileWatch`
+looks before each operation (one `stat`, whatever the database's size).
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from hub.store.walscan import scan
 
 _SIDE_FILES = ("-wal", "-shm")
 _SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26
-_MAGIC = b"SQLite format 3\0"
 
 
 @dataclass(frozen=True)
@@ -133,12 +132,14 @@ def is_damage(exc: BaseException) -> bool:
 
 
 class FileWatch:
-    """The database file as the store last left it: same file, no shorter, header intact.
+    """The database file as the store last left it: the same file, no shorter.
 
-    SQLite serves most reads from its page cache, so a file truncated or overwritten under an
+    SQLite serves most reads from its page cache, so a file truncated or replaced under an
     open store can go unnoticed for long; this look before each operation bounds that to the
     next operation. The store calls `settle` after each of its own operations (a purge may
-    shrink the file on purpose)."""
+    shrink the file on purpose). It only `stat`s: opening and closing the database file in
+    the process that has it open would drop SQLite's POSIX locks on it (see "How To Corrupt
+    An SQLite Database File", 2.2), so an overwritten header is left to SQLite to find."""
 
     def __init__(self, path: Path) -> None:
         self._path = path
@@ -156,16 +157,12 @@ class FileWatch:
         """What is wrong with the file since the store's last operation, or None."""
         try:
             inode, size = self._look()
-            with self._path.open("rb") as f:
-                head = f.read(len(_MAGIC))
         except OSError as exc:
             return f"the database file cannot be read: {exc.strerror}"
         if inode != self._inode:
             return "the database file was replaced under the store"
         if size < self._size:
             return f"the database file shrank under the store ({self._size} to {size} bytes)"
-        if size and head != _MAGIC:
-            return "the database file's header was overwritten under the store"
         return None
 
 
