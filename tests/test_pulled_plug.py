@@ -161,8 +161,8 @@ def _stored_count(world: World) -> int:
 
 
 STATUS_KEYS = {
-    "state", "hub", "version", "uptime_s", "devices", "queue_depth", "disk", "clock_synced",
-    "uplink", "errors", "events", "config", "schedule", "retention",
+    "state", "hub", "time", "version", "uptime_s", "devices", "queue_depth", "disk", "clock_synced",
+    "uplink", "errors", "events", "config", "schedule", "retention", "store_damage",
 }  # fmt: skip
 
 

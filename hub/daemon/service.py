@@ -30,6 +30,7 @@ import signal
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -360,6 +361,7 @@ class Daemon:
                 schedule_items=len(self.rules.items),
                 schedule_checked=parts.housekeeping.last_check,
                 provisioned=setup.provisioned(self.cfg),
+                time=datetime.now(UTC),
             )
         )
 

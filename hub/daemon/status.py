@@ -45,6 +45,7 @@ class StatusInputs:
     schedule_items: int
     schedule_checked: datetime | None
     provisioned: bool  # the hub has an identity (certificates for its uplink)
+    time: datetime  # when the status was made (the fleet view tells silent hubs by it)
 
 
 def build_status(s: StatusInputs) -> dict[str, Any]:
@@ -75,6 +76,7 @@ def build_status(s: StatusInputs) -> dict[str, Any]:
     return {
         "state": "online" if s.provisioned else "not-provisioned",
         "hub": s.hub,
+        "time": s.time.isoformat(),
         "version": s.version,
         "uptime_s": round(s.uptime_s, 1),
         "devices": devices,
