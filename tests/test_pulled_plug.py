@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import signal
 import ssl
 import subprocess
@@ -220,6 +221,27 @@ def test_status_heartbeat_is_retained_and_carries_no_health_values(tmp_path: Pat
                 assert diagnosis["ok"] is True
                 steps = [step["step"] for step in diagnosis["steps"]]
                 assert steps == ["dns", "tcp", "tls", "mqtt", "access", "ack"]
+
+                # the patient turns red: the hub knows (its own screen is told), the
+                # broker's operator does not, and no log line of ours holds a value
+                def red() -> bool:
+                    return _control(world, b'{"id": 4, "op": "status"}\n')["result"]["attention"]
+
+                wait_for(red, "the scripted deterioration turning the patient red")
+                heard = len(seen)
+                wait_for(lambda: len(seen) > heard + 1, "two retained statuses after it")
+                for retained in seen:
+                    assert "attention" not in retained
+                    assert all(e["kind"] != "alert" for e in retained.get("events", []))
+                ours = [
+                    line
+                    for line in (world.work / "hub-side.log").read_text().splitlines()
+                    if re.match(r"(INFO|WARNING|ERROR) hub[.:]", line)
+                ]
+                assert ours  # the daemon's own lines were there to scan
+                # the simulated patient's red values: BP 226/121, pulse 112, SpO2 86
+                leaked = [line for line in ours if re.search(r"\b(226|121|112|86)\b", line)]
+                assert leaked == []
                 seen.clear()
                 os.kill(proc.pid, signal.SIGTERM)
                 assert proc.wait(timeout=60) == 0

@@ -401,7 +401,12 @@ def run(config_path: Path, hooks: Hooks | None = None) -> int:
     whatever the caller's umask was (the unit's `UMask=` does the same under systemd)."""
     os.umask(0o077)
     in_force = load_config(config_path)
+    log_to_stdout()
+    return asyncio.run(Daemon(config_path, in_force, hooks or Hooks()).run())
+
+
+def log_to_stdout() -> None:
+    """One line an event on stdout, which journald keeps (`hub run` and the test harness)."""
     logging.basicConfig(
         level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", force=True
     )
-    return asyncio.run(Daemon(config_path, in_force, hooks or Hooks()).run())

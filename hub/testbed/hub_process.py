@@ -18,12 +18,14 @@ from hub.lean import block_unused_imports
 
 block_unused_imports()  # as `hub run` does; before the store is imported
 
+from hub.daemon import log_to_stdout  # noqa: E402
 from hub.testbed.hub_side import DemoHub  # noqa: E402
 from hub.testbed.patient import Script  # noqa: E402
 from hub.testbed.promise import hub_store_ids, promise  # noqa: E402
 
 
 async def _run(work: Path, script: Script, drain: bool, seconds: float) -> None:
+    log_to_stdout()  # as `hub run` logs, so the tests can read (and scan) the daemon's lines
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
     async with DemoHub(work / "hub.toml", work / "devices", script) as demo:
