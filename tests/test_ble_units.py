@@ -14,6 +14,7 @@ from hub.ble.backoff import reconnect_delay
 from hub.ble.pairing import StaticPasskeys, needs_pairing
 from hub.ble.slots import ConnectionSlots
 from hub.ble.state import TRANSITIONS, DeviceState, TransitionError, advance
+from hub.daemon.passkeys import MAX_KEPT, Passkeys
 
 
 @given(
@@ -104,3 +105,16 @@ def test_short_lived_device_preempts_a_long_lived_slot() -> None:
         assert slots.held == 0
 
     asyncio.run(scenario())
+
+
+def test_passkeys_keep_only_the_latest() -> None:
+    keys = Passkeys()
+    for i in range(MAX_KEPT + 10):
+        keys.set(f"c0:00:00:00:{i // 256:02x}:{i % 256:02x}", i)
+
+    async def check() -> None:
+        assert await keys.passkey("C0:00:00:00:00:00") is None  # the oldest went
+        newest = MAX_KEPT + 9
+        assert await keys.passkey(f"C0:00:00:00:00:{newest:02X}") == newest
+
+    asyncio.run(check())
