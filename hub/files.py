@@ -18,6 +18,18 @@ def require_regular(path: Path) -> None:
     _check(path, os.stat(path).st_mode)
 
 
+def require_private(path: Path) -> None:
+    """Refuse `path` unless it is a regular file owned by this process's user and readable
+    by nobody else: a private key anyone on the hub could read is a key to replace."""
+    st = os.stat(path)
+    _check(path, st.st_mode)
+    if st.st_uid != os.geteuid():
+        raise PermissionError(f"{path} is owned by uid {st.st_uid}, not by uid {os.geteuid()}")
+    if st.st_mode & 0o077:
+        mode = stat.S_IMODE(st.st_mode)
+        raise PermissionError(f"{path} has mode {mode:04o}; a private key must be 0600")
+
+
 def read_regular(path: Path) -> bytes:
     """The bytes of `path`, a regular file. Opened non-blocking, so a FIFO is refused
     instead of waiting forever for a writer."""

@@ -7,7 +7,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from hub.config import ConfigError, loads
-from hub.keyfiles import load_x25519_public, write_private_key
+from hub.keyfiles import load_x25519_public, write_private_key, write_public_key
 from hub.testbed.pki import make_pki
 from hub.uplink.setup import SIGNING_KEY_NAME, keys_from, settings_from
 from hub.wire.envelope import key_id
@@ -63,3 +63,16 @@ def test_a_directory_or_fifo_for_a_file_is_refused_without_blocking(tmp_path: Pa
         config = loads(_config(tmp_path, **keys))
         with pytest.raises(ConfigError, match=f"a {what}"):
             keys_from(config)
+
+
+def test_private_keys_readable_by_others_are_refused(tmp_path: Path) -> None:
+    signing = tmp_path / SIGNING_KEY_NAME
+    write_private_key(signing, Ed25519PrivateKey.generate())
+    signing.chmod(0o644)
+    pub = tmp_path / "hospital.pub"
+    write_public_key(pub, Ed25519PrivateKey.generate().public_key())
+    config = loads(
+        _config(tmp_path, hospital_key_file=str(pub), hospital_signing_key_file=str(pub))
+    )
+    with pytest.raises(ConfigError, match="mode 0644; a private key must be 0600"):
+        keys_from(config)

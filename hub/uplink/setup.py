@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hub.config import Config, ConfigError
-from hub.files import require_regular
+from hub.files import require_private, require_regular
 from hub.keyfiles import load_ed25519_private, load_ed25519_public, load_x25519_public
 from hub.uplink.settings import UplinkKeys, UplinkSettings
 
@@ -40,7 +40,7 @@ def settings_from(config: Config, source: str = "<config>") -> UplinkSettings:
     u = config.uplink
     ca, cert, key = (_required(u, name, source) for name in TLS_FILES)
     for name, path in zip(TLS_FILES, (ca, cert, key), strict=True):
-        _usable(path, f"uplink.{name}", source)
+        _usable(path, f"uplink.{name}", source, private=name == "key_file")
     return UplinkSettings(
         hub=config.hub.id,
         host=u.host,
@@ -66,6 +66,7 @@ def keys_from(config: Config, source: str = "<config>") -> UplinkKeys:
         "uplink.hospital_signing_key_file": _required(u, "hospital_signing_key_file", source),
     }
     try:
+        require_private(paths["hub.data_dir"])
         return UplinkKeys(
             signing=load_ed25519_private(paths["hub.data_dir"]),
             hospital=load_x25519_public(paths["uplink.hospital_key_file"]),
@@ -82,10 +83,11 @@ def _required(section: object, name: str, source: str) -> Path:
     return Path(value)
 
 
-def _usable(path: Path, key: str, source: str) -> None:
+def _usable(path: Path, key: str, source: str, *, private: bool = False) -> None:
     """A regular file: a directory or FIFO named by mistake is refused here, before the TLS
-    library would open it (a FIFO would block the daemon before READY)."""
+    library would open it (a FIFO would block the daemon before READY); a private key also
+    owned by the service user and readable by it only."""
     try:
-        require_regular(path)
+        (require_private if private else require_regular)(path)
     except OSError as exc:
         raise ConfigError(source, key, f"unusable ({exc})") from exc
