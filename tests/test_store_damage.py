@@ -16,6 +16,8 @@ from hub.model import DeviceInfo
 from hub.store import StoreError
 from hub.store.walscan import FRAME_HEADER_BYTES, HEADER_BYTES, scan
 
+SIGNED_CONFIG = b"a signed downlink config"
+
 
 def _fill(directory: Path, n: int, *, acked: int) -> tuple[dict[str, object], set[str]]:
     """A store with `n` readings, the first `acked` of them acknowledged, a device and a
@@ -29,6 +31,7 @@ def _fill(directory: Path, n: int, *, acked: int) -> tuple[dict[str, object], se
         store.acknowledge(batch.id)
         store.record_device(DeviceInfo("C0:11:22:33:44:55", "cuff"), bond_state="bonded")
         store.record_config("v7", "ab" * 32, made[0].received, "hospital")
+        store.keep_downlink(SIGNED_CONFIG)
         acked_ids = {r.id for r in batch.readings}
     return {r.id: r for r in made if r.id not in acked_ids}, acked_ids
 
@@ -46,6 +49,7 @@ def test_a_truncated_database_is_salvaged_counted_and_kept(
         assert damage is not None
         salvaged = store.readings()
         batch = store.next_batch(10_000)
+        assert store.kept_downlink() == SIGNED_CONFIG
 
     # Kept for analysis, as it was.
     assert Path(damage.kept_aside).read_bytes() == damaged
@@ -58,7 +62,7 @@ def test_a_truncated_database_is_salvaged_counted_and_kept(
     assert not acked & {r.id for r in salvaged.items}
     # What could not be salvaged is counted: at least what is known lost, at most the estimate.
     assert damage.lost <= len(unacked) - damage.salvaged <= damage.lost_at_most
-    assert damage.devices == 1 and damage.configs == 1
+    assert damage.devices == 1 and damage.configs == 2  # history and the config in force
     # One line at once, counts and the kept file only.
     lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(lines) == 1

@@ -82,7 +82,7 @@ class Damage:
     lost_at_most: int  # equal to `lost` when exact; else an upper estimate (see salvage)
     damaged_ranges: int  # stretches of rows no read could reach
     pages_missing: int  # pages the file's header counts that are not in it (truncation)
-    events: int  # events, devices and config history rows salvaged
+    events: int  # events, devices and configs (history and the one in force) salvaged
     devices: int
     configs: int
 

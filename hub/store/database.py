@@ -114,7 +114,12 @@ def wal_problem(path: Path) -> str | None:
     commits behind the break, is damage (those commits would vanish without a word)."""
     wal = path.with_name(path.name + "-wal")
     try:
-        found = scan(wal.read_bytes())
+        data = wal.read_bytes()
+        found = scan(data)
+        # Read while another process was writing it (a store tool beside the daemon), the
+        # copy may mix two moments; that process's SQLite keeps the WAL's index, not us.
+        if found.damaged and wal.read_bytes() != data:
+            return None
     except FileNotFoundError:
         return None
     if not found.damaged:

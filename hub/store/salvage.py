@@ -4,7 +4,8 @@ The damaged file stays where `database.move_aside` put it, untouched; salvage wo
 scratch copy beside it (its WAL re-chained, see `walscan`), read through SQLite with
 `keywalk`. Every row is authenticated (AES-GCM, bound to its row) before it is copied, and
 copied verbatim: unacknowledged readings go in as `new` with their ids, so they are sent
-again (the receiver de-duplicates by id); events, devices and config history as they were.
+again (the receiver de-duplicates by id); events, devices, config history and the hospital's
+config in force as they were.
 Acknowledged readings are already at the hospital and stay in the kept file.
 
 What could not be salvaged is counted, never guessed away:
@@ -33,7 +34,7 @@ from hub.store.crypto import AuthError
 from hub.store.disk import DiskClass
 from hub.store.keywalk import KeyWalk, Row
 from hub.store.schema import ACKED, NEW, SENT
-from hub.store.sealing import DEVICES, EVENTS, Seals
+from hub.store.sealing import DEVICES, DOWNLINK, EVENTS, Seals, Table
 from hub.store.session import Session
 from hub.store.values import CodecError
 from hub.store.walscan import rechain
@@ -144,8 +145,11 @@ def _salvage(source: sqlite3.Connection, target: Session) -> dict[str, int]:
         "damaged_ranges": walk.damaged_ranges + events.damaged_ranges,
         "row_bytes": row_bytes // max(len(seen), 1),
         "events": events.copied,
-        "devices": _copy_devices(source, target),
-        "configs": _copy_configs(source, target),
+        "devices": _copy_small(
+            source, target, DEVICES, "address, bond_state, last_seen_ms, key_id, payload"
+        ),
+        "configs": _copy_configs(source, target)
+        + _copy_small(source, target, DOWNLINK, "name, key_id, payload"),
     }
 
 
@@ -222,16 +226,15 @@ def _copy_events(source: sqlite3.Connection, target: Session) -> _Copied:
     return _Copied(copied, walk.damaged_ranges)
 
 
-def _copy_devices(source: sqlite3.Connection, target: Session) -> int:
-    """A handful of rows: read whole, or as far as they can be."""
-    rows = _readable(
-        source, "SELECT address, bond_state, last_seen_ms, key_id, payload FROM devices"
-    )
-    good = [row for row in rows if _opens(target.seals, DEVICES, row[0], "", *row[3:])]
+def _copy_small(source: sqlite3.Connection, target: Session, table: Table, columns: str) -> int:
+    """A table of a handful of text-keyed rows (`columns`: its key first, its key id and
+    payload last): read whole, or as far as it can be, and copied where it authenticates."""
+    rows = _readable(source, f"SELECT {columns} FROM {table.name}")
+    good = [row for row in rows if _opens(target.seals, table, row[0], "", *row[-2:])]
     with target.transaction():
         return target.conn.executemany(
-            "INSERT OR IGNORE INTO devices (address, bond_state, last_seen_ms, key_id, payload) "
-            "VALUES (?, ?, ?, ?, ?)",
+            f"INSERT OR IGNORE INTO {table.name} ({columns}) "
+            f"VALUES ({', '.join('?' * len(columns.split(',')))})",
             good,
         ).rowcount
 
@@ -257,7 +260,7 @@ def _readable(source: sqlite3.Connection, sql: str) -> list[Row]:
     return rows
 
 
-def _opens(seals: Seals, table: Any, pk: Any, kind: Any, key_id: Any, payload: Any) -> bool:
+def _opens(seals: Seals, table: Table, pk: Any, kind: Any, key_id: Any, payload: Any) -> bool:
     if not isinstance(key_id, int) or not isinstance(kind, str):
         return False
     try:

@@ -356,10 +356,12 @@ class Store:
     def record_config(self, version: str, sha256: str, applied: datetime, source: str = "") -> None:
         records.record_config(self._session, version, sha256, applied, source)
 
+    @_replacing_damage
     def keep_downlink(self, signed: bytes) -> None:
         """Keep the hospital's config in force as signed, sealed (it names the patient)."""
         records.keep_downlink(self._session, signed)
 
+    @_replacing_damage
     def kept_downlink(self) -> bytes | None:
         return records.kept_downlink(self._session)
 
