@@ -40,6 +40,7 @@ from hub.store.values import CodecError
 from hub.store.walscan import rechain
 
 _AUTH_FAILURES = (AuthError, CodecError)
+_DEFAULT_PAGE = 4096
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class Salvaged:
     missing: int
     damaged_ranges: int
     pages_missing: int
+    page_size: int  # the damaged file's (as its header says; SQLite's default if unreadable)
     row_bytes: int  # mean size of the unacknowledged reading rows found (0: none found)
     events: int
     devices: int
@@ -74,22 +76,24 @@ def salvage_file(kept: Path, target: Session) -> Salvaged:
             source.close()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    return Salvaged(**found, pages_missing=pages_missing(kept))
+    return Salvaged(**found, **_truncation(kept))
 
 
-def pages_missing(path: Path) -> int:
-    """Pages the database header counts that are not in the file (a truncation), 0 when the
-    header's count is not valid (its version-valid-for field disagrees) or cannot be read."""
+def _truncation(path: Path) -> dict[str, int]:
+    """The page size, and the pages the database header counts that are not in the file (a
+    truncation): 0 when the header's count is not valid (its version-valid-for field
+    disagrees) or cannot be read."""
     try:
         with path.open("rb") as f:
             header = f.read(100)
         size = path.stat().st_size
     except OSError:
-        return 0
+        header, size = b"", 0
     page_size = _page_size(header)
     if page_size is None or header[24:28] != header[92:96]:
-        return 0
-    return max(0, int.from_bytes(header[28:32], "big") - size // page_size)
+        return {"page_size": page_size or _DEFAULT_PAGE, "pages_missing": 0}
+    missing = max(0, int.from_bytes(header[28:32], "big") - size // page_size)
+    return {"page_size": page_size, "pages_missing": missing}
 
 
 def _page_size(header: bytes) -> int | None:
@@ -100,13 +104,13 @@ def _page_size(header: bytes) -> int | None:
     return size if size >= 512 else None
 
 
-def lost_at_most(found: Salvaged, page_size: int) -> int:
+def lost_at_most(found: Salvaged) -> int:
     """An upper estimate of the unacknowledged readings in missing pages, on top of those
     counted: as if every missing page were a readings leaf full of rows of the mean size
     found (B-tree pages hold more than half a page each, so the real number is lower)."""
     if not found.pages_missing and not found.damaged_ranges:
         return 0
-    rows_per_page = page_size // max(found.row_bytes, 1)
+    rows_per_page = found.page_size // max(found.row_bytes, 1)
     # A damaged range is at least a page; its size is unknown, so count it as one.
     return (found.pages_missing + found.damaged_ranges) * rows_per_page
 
@@ -277,12 +281,11 @@ def report(
     at: str,
     *,
     expected: int | None,
-    page_size: int,
 ) -> Damage:
     """The damage as the status shows it. `expected`: the unacknowledged readings the store
     knew it held when the damage showed (None at open, when nobody knows)."""
     lost = found.unreadable + found.missing
-    at_most = lost + lost_at_most(found, page_size)
+    at_most = lost + lost_at_most(found)
     if expected is not None:
         lost = at_most = max(lost, expected - found.readings)
     return Damage(
@@ -314,4 +317,4 @@ def describe(damage: Damage) -> str:
     )
 
 
-NOTHING = Salvaged(0, 0, 0, 0, 0, 0, 0, 0, 0)
+NOTHING = Salvaged(0, 0, 0, 0, 0, _DEFAULT_PAGE, 0, 0, 0, 0)

@@ -165,15 +165,8 @@ class Store:
         kept = opened.moved_aside
         found = NOTHING if kept is None else salvage_file(kept, self._session)
         clock = self._session.clock
-        page_size = self._session.conn.execute("PRAGMA page_size").fetchone()[0]
-        self.damage = report(
-            opened.problem or "",
-            kept,
-            found,
-            clock().isoformat(),
-            expected=expected,
-            page_size=page_size,
-        )
+        problem = opened.problem or ""
+        self.damage = report(problem, kept, found, clock().isoformat(), expected=expected)
         line = describe(self.damage)
         log.error("%s", line)
         details = dataclasses.asdict(self.damage)
@@ -183,10 +176,10 @@ class Store:
         """Commit what is buffered and close. Safe to call twice."""
         if self._closed:
             return
-        self._closed = True
         try:
-            self._commit.flush()
+            self.flush()  # a damaged database met here is replaced too: nothing held is lost
         finally:
+            self._closed = True
             self._session.conn.close()
 
     def __enter__(self) -> Store:
