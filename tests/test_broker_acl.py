@@ -4,62 +4,19 @@ share group, and a live hub keeps delivering every envelope while a hostile one 
 
 from __future__ import annotations
 
-import ssl
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import pytest
+from mqtt_session import Session
 from mqtt_support import Chain, chain, reading_ids, readings, running
-from paho.mqtt.enums import CallbackAPIVersion
 from waiting import wait_for
 
-from hub.testbed.pki import Identity
 from hub.wire import topics
 
 pytestmark = pytest.mark.slow
 
 NOT_AUTHORIZED = 0x87
-
-
-class Session:
-    """One MQTT v5 connection with a certificate; `subscribe` returns the SUBACK's code."""
-
-    def __init__(self, c: Chain, ident: Identity) -> None:
-        self.codes: dict[int, int] = {}
-        self.received: list[str] = []
-        self.connected = threading.Event()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5,
-                                  client_id=f"acl-{time.monotonic_ns()}")  # fmt: skip
-        ctx = ssl.create_default_context(cafile=str(c.pki.ca))
-        ctx.load_cert_chain(str(ident.cert), str(ident.key))
-        self.client.tls_set_context(ctx)
-        self.client.on_connect = self._on_connect
-        self.client.on_subscribe = self._on_subscribe
-        self.client.on_message = self._on_message
-        self.client.connect("127.0.0.1", c.port)
-        self.client.loop_start()
-        wait_for(self.connected.is_set, "the session's CONNACK")
-
-    def subscribe(self, topic: str) -> int:
-        _rc, mid = self.client.subscribe(topic, qos=1)
-        wait_for(lambda: mid in self.codes, f"the SUBACK for {topic}")
-        return self.codes[mid]
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
-
-    def _on_connect(self, _c: object, _u: object, _f: object, reason: object, _p: object) -> None:
-        self.connected.set()
-
-    def _on_subscribe(self, _c: object, _u: object, mid: int, codes: list, _p: object) -> None:
-        self.codes[mid] = codes[0].value
-
-    def _on_message(self, _c: object, _u: object, message: mqtt.MQTTMessage) -> None:
-        self.received.append(message.topic)
 
 
 @pytest.fixture

@@ -243,14 +243,22 @@ def test_status_waits_for_the_connection_and_is_published_again_after_it() -> No
 
 
 def test_a_restart_sends_unacknowledged_batches_again_and_skips_those_acked_meanwhile() -> None:
+    """An ack heard while the earlier run's batches are read back counts once a batch read
+    back claims it; one that no batch claims is logged as unexpected, and that is all."""
     w = _connected(batch_max=1, batch_seconds=0.0, window=3)
     w.new_rows(3)
     w.answer_reads()
     w.restart()
     w.connect()
     w.store_reads()  # LoadUnacked carried out: b1, b2, b3
-    w.hospital_ack("b2")  # an ack the broker kept for us arrives meanwhile
-    w.answer_read()
+    # an ack the broker kept for us arrives meanwhile, and one for a batch we do not have
+    assert w.hospital_ack("b2") == [] and w.hospital_ack("b7") == []
+    loaded = w.feed(w.reads.popleft().answer)
+    assert Acknowledge("b2") in loaded and w.core.last_ack == WALL.isoformat()
+    assert [a.message for a in loaded if isinstance(a, Warn)] == [
+        "ignored an unexpected ack for batch b7: nothing in flight here awaits it (a duplicate, "
+        "a replay, or a connectivity test's probe)"
+    ]
     assert w.core.in_flight == ("b1", "b3")
     assert w.core.stats.resent == 2
 
@@ -321,3 +329,61 @@ def test_the_next_read_is_asked_for_before_the_seal_so_they_overlap() -> None:
     assert isinstance(read, BatchRead) and read.batch is not None
     assert [type(a) for a in w.core.handle(read)] == [FetchBatch, Seal]
     assert w.core.in_flight == () and w.core.pending == ()  # b1 is with the sealer
+
+
+def _replayed(w: World, payload: bytes) -> list:
+    return w.feed(Received(w.now, WALL.replace(hour=18), topics.ack(HUB), payload))
+
+
+def test_a_replayed_ack_changes_no_counter_no_status_and_is_logged_once() -> None:
+    w = _connected(batch_seconds=0.0, batch_max=1, window=2)
+    w.new_rows(2)
+    w.answer_reads()
+    w.hospital_ack("b1")
+    genuine = w.answers[-1]  # as the hospital signed it
+    stats, problem = replace(w.core.stats), w.core.problem
+    assert w.core.last_ack == WALL.isoformat() and w.core.in_flight == ("b2",)
+    first, again = _replayed(w, genuine), _replayed(w, genuine)
+    assert [type(a) for a in first] == [Warn] and "unexpected ack for batch b1" in first[0].message
+    assert again == []  # logged once
+    assert w.core.last_ack == WALL.isoformat()  # not the replay's time: an outage stays visible
+    assert w.core.stats == stats and w.core.problem is problem
+    assert w.core.in_flight == ("b2",) and w.outbox.acked == {0}
+
+
+def test_a_refusal_without_a_batch_id_raises_no_alert() -> None:
+    w = _connected(batch_seconds=0.0)
+    w.new_rows(1)
+    w.answer_reads()
+    refusal = signed_ack(None, ok=False, reason="bad-envelope")
+    first, again = _replayed(w, refusal), _replayed(w, refusal)
+    assert [type(a) for a in first] == [Warn] and "no batch id" in first[0].message
+    assert again == []
+    assert w.core.problem is Problem.NONE and not w.core.stats.refusals
+    assert not [r for r in w.reports if r.kind is EventKind.ALERT]
+
+
+def test_the_ack_of_a_connectivity_probe_is_not_counted() -> None:
+    """`hub test-uplink` sends a probe batch (hub.diagnose.probe) whose ack the running
+    uplink hears too, as the hospital acks it: stored 0, a batch id the core never sent."""
+    w = _connected(batch_seconds=0.0)
+    w.new_rows(1)
+    w.answer_reads()
+    probe = sign_message(Ack(HUB, "probe-3f1c", ok=True, stored=0).body(), HOSPITAL)
+    assert [type(a) for a in _replayed(w, probe)] == [Warn]
+    assert w.core.last_ack is None and w.core.stats.acked_batches == 0
+    assert w.core.in_flight == ("b1",)
+
+
+def test_a_refusal_counts_once_per_send() -> None:
+    w = _connected(batch_seconds=0.0, ack_timeout_s=3.0)
+    w.new_rows(1)
+    w.answer_reads()
+    w.hospital_ack("b1", ok=False)
+    assert _replayed(w, signed_ack("b1", ok=False, reason="bad-envelope"))[0].message.startswith(
+        "ignored an unexpected refusal (bad-envelope) for batch b1"
+    )
+    assert w.core.stats.refusals == {"bad-envelope": 1}
+    w.advance(3.0)  # re-sent: its refusal counts again
+    w.hospital_ack("b1", ok=False)
+    assert w.core.stats.refusals == {"bad-envelope": 2}

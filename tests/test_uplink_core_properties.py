@@ -1,15 +1,20 @@
 """The uplink core under random sequences of everything that can happen to it: new rows,
 outbox answers, connection attempts that work or fail, PUBACKs (ok, error, 0x87), the
-hospital's acks and refusals, forged acks, ack timeouts, dropped connections and restarts of
-the hub process (a new core over the same outbox), in any order.
+hospital's acks and refusals, forged acks, genuine answers replayed or for batches this hub
+never sent (a connectivity test's probe, none at all), ack timeouts, dropped connections and
+restarts of the hub process (a new core over the same outbox), in any order.
 
 After every step: rows were deleted only after the hospital acknowledged a batch that held
 them (checked as each `Acknowledge` is carried out, in `uplink_model`); a batch id is only
 ever re-sent with the same content; no unacknowledged batch is forgotten (each is held by the
 core, on its way to it from the store, or will be read back at its first connection); the
-window is never exceeded; and no `Tick` leaves the core wanting another one at once. At the
-end, with nothing going wrong any more, every row is delivered and acknowledged.
+window is never exceeded; no `Tick` leaves the core wanting another one at once; and an
+answer for no batch the core holds, or a second refusal of one send, changes no counter, no
+status and nothing held, and is logged once (checked as each is delivered, in `uplink_model`).
+At the end, with nothing going wrong any more, every row is delivered and acknowledged.
 """
+
+from datetime import timedelta
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, settings
@@ -125,7 +130,21 @@ class UplinkCoreMachine(RuleBasedStateMachine):
         restart: the broker keeps them in the session)."""
         w = self.world
         sent = sorted(w.content)
-        w.hospital_ack(sent[pick % len(sent)], ok=ok)
+        w.hospital_ack(sent[pick % len(sent)], ok=ok, wall=WALL + timedelta(seconds=w.now))
+
+    @precondition(lambda self: self.world.connected and bool(self.world.answers))
+    @rule(pick=st.integers(0, 1000))
+    def answer_replayed(self, pick: int) -> None:
+        """A genuine ack or refusal published again, byte for byte, by another client."""
+        w = self.world
+        w.deliver(w.answers[pick % len(w.answers)], WALL + timedelta(seconds=w.now))
+
+    @precondition(lambda self: self.world.connected)
+    @rule(batch=st.sampled_from(["probe-0f3a9c", "b999", None]), ok=st.booleans())
+    def answer_for_a_batch_never_sent(self, batch: str | None, ok: bool) -> None:
+        """The ack of `hub test-uplink`'s probe, of another id, a refusal naming no batch."""
+        w = self.world
+        w.hospital_ack(batch, ok=ok, wall=WALL + timedelta(seconds=w.now))
 
     @precondition(lambda self: self.world.connected and bool(self.world.content))
     @rule(pick=st.integers(0, 1000))

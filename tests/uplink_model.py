@@ -2,19 +2,22 @@
 all in memory, driven input by input. It carries out the core's actions as the edge would
 (store reads are answered when the test says so, so they can interleave with everything else)
 and checks, on every action, what must never happen: a row acknowledged without the
-hospital's ack of its batch, a batch id re-sent with other content, two outbox reads at once.
+hospital's ack of its batch, a batch id re-sent with other content, two outbox reads at once;
+and on every answer on the ack topic, that one the core does not expect (no batch it holds, a
+second refusal of the same send, a replay) changes nothing and is logged at most once.
 """
 
 from __future__ import annotations
 
 import collections
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from hub.model import EventKind
 from hub.uplink.core import UplinkCore
 from hub.uplink.events import (
     Acknowledge,
@@ -47,7 +50,10 @@ from hub.uplink.events import (
 )
 from hub.uplink.settings import UplinkSettings
 from hub.wire import topics
-from hub.wire.messages import Ack, sign_message
+from hub.wire.messages import Ack, parse_ack, sign_message
+
+REFUSED = "bad-envelope"
+UNEXPECTED = "ignored an unexpected"
 
 HUB = "hub-a"
 HOSPITAL = Ed25519PrivateKey.generate()
@@ -65,7 +71,9 @@ def settings(**overrides: object) -> UplinkSettings:
     return UplinkSettings(**base)  # type: ignore[arg-type]
 
 
-def signed_ack(batch: str | None, *, ok: bool = True, reason: str = "", key=HOSPITAL) -> bytes:
+def signed_ack(
+    batch: str | None, *, ok: bool = True, reason: str = "", key: Ed25519PrivateKey = HOSPITAL
+) -> bytes:
     ack = Ack(HUB, batch, ok, stored=1 if ok else 0, reason=reason)
     return sign_message(ack.body(), key)
 
@@ -151,6 +159,7 @@ class World:
     def __post_init__(self) -> None:
         self.hospital_acked: set[str] = set()
         self.content: dict[str, bytes] = {}  # the first envelope sent under each batch id
+        self.answers: list[bytes] = []  # every signed answer delivered, to replay
         self.reports: list[Report] = []
         self.configs: list[ConfigVerified] = []
         self.status: list[bytes] = []  # payloads published on the status topic
@@ -166,6 +175,8 @@ class World:
         self.connected = False
         self.unpubacked: list[str] = []
         self.sent_at: dict[str, float] = {}  # refs published on this connection → when
+        self.refused: set[str] = set()  # refs refused since this core last sent them
+        self.unexpected: list[str] = []  # this core's log lines about unexpected answers
         self.must_load = True  # until this core read the unacknowledged batches
         self.feed(Start(self.now))
 
@@ -216,13 +227,42 @@ class World:
         self.connecting, self.connected = False, True
         return self.feed(Connected(self.now, receive_maximum))
 
-    def hospital_ack(self, batch_id: str, *, ok: bool = True) -> list[Action]:
+    def hospital_ack(
+        self, batch_id: str | None, *, ok: bool = True, wall: datetime = WALL
+    ) -> list[Action]:
         """The hospital's signed answer to a batch, delivered over the current connection."""
-        assert self.connected
-        if ok:
+        if ok and batch_id is not None:
             self.hospital_acked.add(batch_id)
-        payload = signed_ack(batch_id, ok=ok, reason="" if ok else "bad-envelope")
-        return self.feed(Received(self.now, WALL, topics.ack(HUB), payload))
+        return self.deliver(signed_ack(batch_id, ok=ok, reason="" if ok else REFUSED), wall)
+
+    def deliver(self, payload: bytes, wall: datetime = WALL) -> list[Action]:
+        """A genuine answer on the ack topic (the hospital's, or anyone's replay of one). The
+        core acts on it only for a batch it holds, a refusal once per send; any other answer
+        changes nothing and is logged at most once (checked here)."""
+        assert self.connected
+        ack = parse_ack(payload, HOSPITAL.public_key(), HUB)
+        held = ack.batch in self.core.in_flight or ack.batch in self.core.pending
+        expected = held and (ack.ok or ack.batch not in self.refused)
+        before = self.observable()
+        self.answers.append(payload)
+        actions = self.feed(Received(self.now, wall, topics.ack(HUB), payload))
+        if not expected:
+            assert self.observable() == before, f"an unexpected answer changed state: {ack}"
+            assert all(isinstance(a, Warn) for a in actions) and len(actions) <= 1, actions
+        elif ack.ok:
+            assert Acknowledge(ack.batch) in actions and self.core.last_ack == wall.isoformat()
+        else:
+            assert self.core.stats.refusals[REFUSED] == before[0].refusals[REFUSED] + 1
+            assert any(isinstance(a, Report) and a.kind is EventKind.ALERT for a in actions)
+            self.refused.add(ack.batch)
+        return actions
+
+    def observable(self) -> tuple[object, ...]:
+        """What an answer may change: counters, status, what the core holds, the outbox."""
+        c = self.core
+        stats = replace(c.stats, refusals=collections.Counter(c.stats.refusals))
+        return (stats, c.last_ack, c.problem, c.problem_detail, c.in_flight, c.pending,
+                len(self.reports), frozenset(self.outbox.acked_batches))  # fmt: skip
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
@@ -282,6 +322,7 @@ class World:
                 assert self.connected
                 assert self.content.setdefault(ref, payload) == payload, "a re-send changed"
                 self.sent_at[ref] = self.now
+                self.refused.discard(ref)
                 self.unpubacked.append(ref)
             case Seal(batch=batch):
                 assert isinstance(batch, RawBatch)
@@ -296,6 +337,9 @@ class World:
                 self.reports.append(action)
             case ConfigVerified():
                 self.configs.append(action)
+            case Warn(message=message) if message.startswith(UNEXPECTED):
+                assert message not in self.unexpected, f"logged twice: {message}"
+                self.unexpected.append(message)
             case Warn():
                 pass
         return None

@@ -8,7 +8,8 @@ downlink configs are verified and newer. It reads no clock (every input carries 
 no socket, touches no store and draws its jitter from the `random.Random` it is given.
 
 Rows leave the outbox (`Acknowledge`) only when the hospital's signed ack for their batch
-arrives — a PUBACK says only that the broker holds the message.
+arrives — a PUBACK says only that the broker holds the message — and an ack or refusal counts
+only for a batch the core holds (hub.uplink.answers): a replayed one changes nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from hub.model import EventKind
+from hub.uplink.answers import ReadBack, Unexpected
 from hub.uplink.backlog import Backlog
 from hub.uplink.downlink import DownlinkGate
 from hub.uplink.events import (
@@ -63,7 +65,7 @@ from hub.uplink.ports import OutboxBatch
 from hub.uplink.settings import UplinkSettings
 from hub.uplink.status import StatusBoard
 from hub.wire import topics
-from hub.wire.messages import MessageError, parse_ack
+from hub.wire.messages import Ack, MessageError, parse_ack
 
 # QoS 1 status messages ("online" and the status) may be in flight beside the batches: the
 # window leaves them room under the broker's Receive Maximum (paho does not enforce it, and
@@ -106,7 +108,9 @@ class UplinkCore:
         self._resend: set[str] = set()  # pending ids that were sent before
         self._sealing = 0  # batches read, not yet sealed
         self._backlog = Backlog(settings.batch_max, settings.batch_seconds)
-        self._acked_while_loading: set[str] | None = None
+        self._read_back: ReadBack | None = None  # while LoadUnacked runs
+        self._refused: set[str] = set()  # batches refused since they were last sent
+        self._unexpected = Unexpected()
         self._status = StatusBoard(topics.status(settings.hub))
         self._downlink = DownlinkGate(
             hospital_signing, settings.hub, settings.applied_config_version
@@ -306,27 +310,38 @@ class UplinkCore:
             ack = parse_ack(payload, self._key, self.settings.hub)
         except MessageError as exc:
             return [Warn(f"ignored an ack that does not verify: {exc}")]
-        if ack.batch is None:
-            self.stats.refusals[ack.reason] += 1
-            return self._alarm(
-                Problem.REFUSED, f"hospital refused an envelope: {ack.reason} {ack.detail}"
-            )
+        if ack.batch is None or not self._holds(ack.batch):
+            if self._read_back is not None and self._read_back.keep(ack, wall):
+                return []  # decided once the earlier run's batches are read back
+            return self._ignore(ack)
         if not ack.ok:  # the rows stay; the batch is offered again after the ack timeout
+            if ack.batch in self._refused:  # a duplicate of this send's refusal
+                return self._ignore(ack)
+            self._refused.add(ack.batch)
             self.stats.refusals[ack.reason] += 1
             return self._alarm(
                 Problem.REFUSED, f"hospital refused batch {ack.batch}: {ack.reason} {ack.detail}"
             )
-        self._in_flight.pop(ack.batch, None)
-        if any(s.id == ack.batch for s in self._pending):  # acked before its re-send
-            self._pending = collections.deque(s for s in self._pending if s.id != ack.batch)
-            self._resend.discard(ack.batch)
-        if self._acked_while_loading is not None:
-            self._acked_while_loading.add(ack.batch)
+        return self._settle(ack.batch, wall) + self._pump(now)
+
+    def _settle(self, batch_id: str, wall: str) -> list[Action]:
+        """The hospital acknowledged a batch the core holds (or read back): its rows go."""
+        self._in_flight.pop(batch_id, None)
+        self._refused.discard(batch_id)
+        if any(s.id == batch_id for s in self._pending):  # acked before its re-send
+            self._pending = collections.deque(s for s in self._pending if s.id != batch_id)
+            self._resend.discard(batch_id)
+        if self._read_back is not None:
+            self._read_back.settled.add(batch_id)
         self.last_ack = wall
-        actions: list[Action] = [Acknowledge(ack.batch)]
+        actions: list[Action] = [Acknowledge(batch_id)]
         if self.problem is Problem.REFUSED:
             actions += self._set_problem(Problem.NONE, "")
-        return actions + self._pump(now)
+        return actions
+
+    def _ignore(self, ack: Ack) -> list[Action]:
+        """An answer for no batch the core holds: no counter, no status, one log line."""
+        return [Warn(Unexpected.message(ack))] if self._unexpected.first(ack) else []
 
     def _config(self, payload: bytes) -> list[Action]:
         verdict = self._downlink.check(payload)
@@ -345,13 +360,19 @@ class UplinkCore:
 
     def _loaded(self, now: float, batches: tuple[Sealed, ...]) -> list[Action]:
         self._backlog.loaded()
-        acked = self._acked_while_loading or set()
-        self._acked_while_loading = None
+        read_back, self._read_back = self._read_back or ReadBack(), None
+        actions: list[Action] = []
         for sealed in batches:
-            if sealed.id not in acked and not self._holds(sealed.id):
-                self._pending.append(sealed)
-                self._resend.add(sealed.id)
-        return self._pump(now)
+            if sealed.id in read_back.settled or self._holds(sealed.id):
+                continue
+            if (wall := read_back.claim(sealed.id)) is not None:
+                actions += self._settle(sealed.id, wall)  # its ack came while loading
+                continue
+            self._pending.append(sealed)
+            self._resend.add(sealed.id)
+        for ack in read_back.unclaimed():
+            actions += self._ignore(ack)
+        return actions + self._pump(now)
 
     def _read(self, now: float, batch: OutboxBatch | None) -> list[Action]:
         """The next read goes out before the seal, so the two overlap."""
@@ -376,7 +397,7 @@ class UplinkCore:
             actions.append(self._send(self._pending.popleft(), now))
         read = self._backlog.next_read(now, self._room())
         if isinstance(read, LoadUnacked):
-            self._acked_while_loading = set()
+            self._read_back = ReadBack()
         if read is not None:
             actions.append(read)
         return actions
@@ -385,6 +406,7 @@ class UplinkCore:
         if sealed.id in self._resend:
             self._resend.discard(sealed.id)
             self.stats.resent += 1
+        self._refused.discard(sealed.id)  # a refusal of this send counts again
         self.stats.batches_sent += 1
         self.stats.envelope_bytes += len(sealed.envelope)
         self._in_flight[sealed.id] = _Sent(sealed, now)
