@@ -25,10 +25,9 @@ CHUNK = 2000
 Row = tuple[Any, ...]
 
 
-def key_int(key: object) -> int:
-    """A key as an integer of the 128-bit key space (the first 16 bytes of a blob)."""
-    raw = key if isinstance(key, bytes) else str(key).encode()
-    return int.from_bytes(raw[:KEY_BYTES].ljust(KEY_BYTES, b"\0"), "big")
+def key_int(key: bytes) -> int:
+    """A key as an integer of the 128-bit key space (its first 16 bytes)."""
+    return int.from_bytes(key[:KEY_BYTES].ljust(KEY_BYTES, b"\0"), "big")
 
 
 def key_bytes(value: int) -> bytes:
@@ -47,20 +46,25 @@ class KeyWalk:
         self.bad_keys: list[bytes] = []  # rows whose key was readable but whose columns were not
 
     def chunks(self) -> Iterator[list[Row]]:
+        """Chunks of rows, each key a blob greater than the last: a damaged page can make a
+        seek return a key out of order (or no blob at all), which counts as a failed read, so
+        the walk always moves forward and ends."""
         cursor: int | None = 0
         while cursor is not None and cursor < _TOP:
             try:
-                chunk = self._fetch(cursor, CHUNK)
+                fetched = self._fetch(cursor, CHUNK)
             except sqlite3.DatabaseError:
-                chunk, cursor = self._one_by_one(cursor)
-                if chunk:
-                    yield chunk
-                cursor = self._restart(cursor)
-                continue
-            if not chunk:
+                fetched = None
+            if fetched == []:
                 return
-            yield chunk
-            cursor = key_int(chunk[-1][0]) + 1
+            if fetched is None:
+                rows, after = self._one_by_one(cursor)
+            else:
+                rows, after = _in_order(fetched, cursor)
+            if rows:
+                yield rows
+            clean = fetched is not None and len(rows) == len(fetched)
+            cursor = after if clean else self._restart(after)
 
     def _fetch(self, cursor: int, limit: int) -> list[Row]:
         return self._conn.execute(self._rows_sql, (key_bytes(cursor), limit)).fetchall()
@@ -70,15 +74,16 @@ class KeyWalk:
         got: list[Row] = []
         while True:
             try:
-                row = self._fetch(cursor, 1)
+                fetched = self._fetch(cursor, 1)
             except sqlite3.DatabaseError:
                 return got, cursor
+            row, after = _in_order(fetched, cursor)
             if not row:
                 return got, cursor
             got += row
-            cursor = key_int(row[0][0]) + 1
+            cursor = after
 
-    def _probe(self, cursor: int) -> tuple[bool, bytes | None]:
+    def _probe(self, cursor: int) -> tuple[bool, object]:
         """Whether a seek to `cursor` works, and the first key it reaches."""
         try:
             row = self._conn.execute(self._probe_sql, (key_bytes(cursor),)).fetchone()
@@ -89,9 +94,9 @@ class KeyWalk:
     def _restart(self, cursor: int) -> int | None:
         """Where the walk goes on after a read from `cursor` failed; None: nowhere."""
         reachable, first = self._probe(cursor)
-        if reachable:
-            if first is None:
-                return None
+        if reachable and first is None:
+            return None
+        if isinstance(first, bytes) and key_int(first) >= cursor:
             self.bad_keys.append(first)  # its key is there, its row is not readable
             return key_int(first) + 1
         self.damaged_ranges += 1
@@ -108,3 +113,13 @@ class KeyWalk:
             else:
                 low = middle
         return high
+
+
+def _in_order(rows: list[Row], cursor: int) -> tuple[list[Row], int]:
+    """The leading rows whose keys are blobs rising from `cursor`, and the cursor after them."""
+    for i, row in enumerate(rows):
+        key = row[0]
+        if not isinstance(key, bytes) or key_int(key) < cursor:
+            return rows[:i], cursor
+        cursor = key_int(key) + 1
+    return rows, cursor

@@ -29,10 +29,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hub.model import Kind
 from hub.store.api import Damage
 from hub.store.crypto import AuthError
 from hub.store.disk import DiskClass
-from hub.store.keywalk import KeyWalk, Row
+from hub.store.keywalk import KEY_BYTES, KeyWalk, Row
 from hub.store.schema import ACKED, NEW, SENT
 from hub.store.sealing import DEVICES, DOWNLINK, EVENTS, Seals, Table
 from hub.store.session import Session
@@ -41,6 +42,7 @@ from hub.store.walscan import rechain
 
 _AUTH_FAILURES = (AuthError, CodecError)
 _DEFAULT_PAGE = 4096
+_KINDS = frozenset(kind.value for kind in Kind)
 
 
 @dataclass(frozen=True)
@@ -131,7 +133,7 @@ def _salvage(source: sqlite3.Connection, target: Session) -> dict[str, int]:
             row_bytes += sum(len(v) if isinstance(v, str | bytes) else 8 for v in row)
             if _authentic_reading(seals, row):
                 good.append(row[:-1])
-            else:
+            elif _looks_stored(row):
                 failed.add(row[0])
         copied += _insert_readings(target, good)
     failed |= set(walk.bad_keys)
@@ -164,6 +166,14 @@ def _disk_class(source: sqlite3.Connection) -> str:
     except sqlite3.DatabaseError:
         columns = set()
     return "disk_class" if "disk_class" in columns else str(int(DiskClass.KEPT))
+
+
+def _looks_stored(row: Row) -> bool:
+    """A row that fails authentication but has the shape of a stored reading (a 16-byte id,
+    a kind the hub knows): a damaged reading, counted as lost. Garbage over a page can parse
+    as cells too; those are not readings and are not counted."""
+    pk, stream, kind = row[:3]
+    return len(pk) == KEY_BYTES and isinstance(stream, str) and kind in _KINDS
 
 
 def _authentic_reading(seals: Seals, row: Row) -> bool:
