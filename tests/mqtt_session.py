@@ -6,9 +6,9 @@ from __future__ import annotations
 import ssl
 import threading
 import time
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
-from mqtt_support import Chain
 from paho.mqtt.enums import CallbackAPIVersion
 from waiting import wait_for
 
@@ -16,20 +16,20 @@ from hub.testbed.pki import Identity
 
 
 class Session:
-    def __init__(self, c: Chain, ident: Identity) -> None:
+    def __init__(self, ca: Path, port: int, ident: Identity) -> None:
         self.codes: dict[int, int] = {}  # message id → SUBACK or PUBACK reason code
         self.received: list[tuple[str, bytes]] = []
         self.connected = threading.Event()
         self.client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5,
                                   client_id=f"session-{time.monotonic_ns()}")  # fmt: skip
-        ctx = ssl.create_default_context(cafile=str(c.pki.ca))
+        ctx = ssl.create_default_context(cafile=str(ca))
         ctx.load_cert_chain(str(ident.cert), str(ident.key))
         self.client.tls_set_context(ctx)
         self.client.on_connect = self._on_connect
         self.client.on_subscribe = self._on_subscribe
         self.client.on_publish = self._on_publish
         self.client.on_message = self._on_message
-        self.client.connect("127.0.0.1", c.port)
+        self.client.connect("127.0.0.1", port)
         self.client.loop_start()
         wait_for(self.connected.is_set, "the session's CONNACK")
 

@@ -1,6 +1,8 @@
 """The broker's access rules (hub.hospital.broker) on a real Mosquitto: a hub certificate is
 refused at SUBACK for anything but its own ack and config topics, above all the receivers'
-share group, and a live hub keeps delivering every envelope while a hostile one tries."""
+share group, and a live hub keeps delivering every envelope while a hostile one tries. The
+test broker (hub.testbed.broker) writes the hospital's own rules; the last test runs the
+config `hub hospital init` wrote with the rules `hub hospital enroll` wrote."""
 
 from __future__ import annotations
 
@@ -8,10 +10,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from enrollment_support import give_identity, hospital_with_broker, write_hub_config
 from mqtt_session import Session
 from mqtt_support import Chain, chain, reading_ids, readings, running
 from waiting import wait_for
 
+from hub.hospital.layout import OPS, RECEIVER
+from hub.testbed.pki import Identity
 from hub.wire import topics
 
 pytestmark = pytest.mark.slow
@@ -41,7 +46,7 @@ HOSTILE = [
 
 
 def test_a_hub_is_refused_at_suback_for_all_but_its_own_ack_and_config(c: Chain) -> None:
-    hostile = Session(c, c.pki.hubs["hub-b"])
+    hostile = Session(c.pki.ca, c.port, c.pki.hubs["hub-b"])
     try:
         refused = {topic: hostile.subscribe(topic) for topic in HOSTILE}
         assert refused == dict.fromkeys(HOSTILE, NOT_AUTHORIZED)
@@ -52,7 +57,7 @@ def test_a_hub_is_refused_at_suback_for_all_but_its_own_ack_and_config(c: Chain)
 
 
 def test_only_the_receiver_may_join_the_share_group(c: Chain) -> None:
-    receiver = Session(c, c.pki.receiver)
+    receiver = Session(c.pki.ca, c.port, c.pki.receiver)
     try:
         assert receiver.subscribe(topics.shared_up()) == 1
         assert receiver.subscribe(f"{topics.ROOT}/+/status") == 1
@@ -67,7 +72,7 @@ def test_a_live_hub_delivers_every_envelope_while_a_hostile_hub_tries_the_group(
     """Before the subscription rules, the hostile hub took its turn in the group and the
     broker dropped it: half the envelopes never reached the receiver. With a long ack timeout
     nothing is re-sent during the test, so each envelope must arrive the first time."""
-    hostile = Session(c, c.pki.hubs["hub-b"])
+    hostile = Session(c.pki.ca, c.port, c.pki.hubs["hub-b"])
     with c.receiver(tmp_path / "rx.db") as rx:
         try:
             assert hostile.subscribe(topics.shared_up()) == NOT_AUTHORIZED
@@ -85,3 +90,37 @@ def test_a_live_hub_delivers_every_envelope_while_a_hostile_hub_tries_the_group(
             assert hostile.received == []
         finally:
             hostile.close()
+
+
+def test_the_hospitals_own_broker_refuses_an_enrolled_hub_the_share_group(tmp_path: Path) -> None:
+    """The subscription rules are read when the broker starts (the plugin has no reload in
+    Mosquitto 2.0), so the broker is restarted after the enrollment."""
+    hub_toml = write_hub_config(tmp_path / "hub-a", "hub-a")
+    with hospital_with_broker(tmp_path / "hospital") as broker:
+        place = broker.place
+        give_identity(place, hub_toml)
+        broker.stop()
+        broker.start()
+        current = tmp_path / "hub-a" / "data" / "identity" / "current"
+        identities = {
+            "hub-a": Identity(current / "hub.crt", current / "tls.key"),
+            OPS: Identity(*place.service(OPS)),
+            RECEIVER: Identity(*place.service(RECEIVER)),
+        }
+        asked = {
+            "hub-a": [topics.shared_up(), f"{topics.ROOT}/+/up", topics.ack("hub-a")],
+            OPS: [topics.shared_up(), f"{topics.ROOT}/+/status"],
+            RECEIVER: [topics.shared_up(), "#"],
+        }
+        answers = {}
+        for name, ident in identities.items():
+            session = Session(place.ca, broker.port, ident)
+            try:
+                answers[name] = [session.subscribe(topic) for topic in asked[name]]
+            finally:
+                session.close()
+        assert answers == {
+            "hub-a": [NOT_AUTHORIZED, NOT_AUTHORIZED, 1],
+            OPS: [NOT_AUTHORIZED, 1],
+            RECEIVER: [1, NOT_AUTHORIZED],
+        }

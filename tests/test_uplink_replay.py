@@ -40,8 +40,8 @@ def test_replayed_answers_change_nothing_while_the_receiver_is_down(
     c: Chain, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="hub.uplink")
-    spy = Session(c, c.pki.hubs["hub-a"])  # sees the hub's acks as they go by
-    replayer = Session(c, c.pki.receiver)  # anyone who may write the ack topic
+    spy = Session(c.pki.ca, c.port, c.pki.hubs["hub-a"])  # sees the hub's acks as they go by
+    replayer = Session(c.pki.ca, c.port, c.pki.receiver)  # anyone who may write the ack topic
     ack_topic = topics.ack("hub-a")
     events = Recorder()
     try:
