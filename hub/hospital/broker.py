@@ -98,7 +98,8 @@ def dynsec_plugin() -> Path:
 
 
 def mosquitto_conf(place: HospitalDir, settings: Settings) -> str:
-    """A complete Mosquitto 2 config: mutual TLS, CN as user name, the CRL, the ACL file."""
+    """A complete Mosquitto 2 config: mutual TLS, CN as user name, the CRL, the ACL file and
+    the dynamic-security plugin with the subscription rules (`dynsec_json`)."""
     broker = place.broker
     return "\n".join(
         [
