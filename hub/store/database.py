@@ -67,7 +67,7 @@ def open_checked(path: Path, now: datetime, *, max_db_bytes: int | None = None) 
         try:
             conn = connect(path, max_db_bytes=max_db_bytes)
             rows = conn.execute("PRAGMA integrity_check").fetchall()
-            problem = None if rows == [("ok",)] else "; ".join(str(r[0]) for r in rows[:5])
+            problem = None if rows == [("ok",)] else one_line(" ".join(str(r[0]) for r in rows))
         except sqlite3.DatabaseError as exc:
             problem = str(exc)
     if problem is None and conn is not None:
@@ -75,6 +75,12 @@ def open_checked(path: Path, now: datetime, *, max_db_bytes: int | None = None) 
     if conn is not None:
         conn.close()
     return replace_damaged(path, now, problem or "damaged", max_db_bytes=max_db_bytes)
+
+
+def one_line(text: str, limit: int = 200) -> str:
+    """A report for one log line: lines joined, cut at `limit` characters."""
+    joined = "; ".join(line.strip() for line in text.splitlines() if line.strip())
+    return joined if len(joined) <= limit else joined[: limit - 1] + "…"
 
 
 def replace_damaged(

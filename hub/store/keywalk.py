@@ -123,3 +123,14 @@ def _in_order(rows: list[Row], cursor: int) -> tuple[list[Row], int]:
             return rows[:i], cursor
         cursor = key_int(key) + 1
     return rows, cursor
+
+
+def readable_rows(conn: sqlite3.Connection, sql: str) -> list[Row]:
+    """The rows `sql` gives before a read fails (all of them when none does)."""
+    rows: list[Row] = []
+    try:
+        for row in conn.execute(sql):
+            rows.append(row)
+    except sqlite3.DatabaseError:
+        pass
+    return rows

@@ -33,7 +33,8 @@ from hub.model import Kind
 from hub.store.api import Damage
 from hub.store.crypto import AuthError
 from hub.store.disk import DiskClass
-from hub.store.keywalk import KEY_BYTES, KeyWalk, Row
+from hub.store.keywalk import KEY_BYTES, KeyWalk, Row, readable_rows
+from hub.store.pagescan import classify, page_rows
 from hub.store.schema import ACKED, NEW, SENT
 from hub.store.sealing import DEVICES, DOWNLINK, EVENTS, Seals, Table
 from hub.store.session import Session
@@ -52,8 +53,9 @@ class Salvaged:
     missing: int
     damaged_ranges: int
     pages_missing: int
+    unknown_pages: int  # pages of no b-tree type, when pages were scanned (see `pagescan`)
     page_size: int  # the damaged file's (as its header says; SQLite's default if unreadable)
-    row_bytes: int  # mean size of the unacknowledged reading rows found (0: none found)
+    row_bytes: int  # the smallest unacknowledged reading row found (0: none found)
     events: int
     devices: int
     configs: int
@@ -62,6 +64,7 @@ class Salvaged:
 def salvage_file(kept: Path, target: Session) -> Salvaged:
     """Copy what `kept` (a damaged database moved aside, with its WAL) still holds into
     `target`, from a scratch copy removed afterwards."""
+    truncation = _truncation(kept)
     scratch = Path(tempfile.mkdtemp(prefix=f".{kept.name}.salvage-", dir=kept.parent))
     try:
         copy = scratch / "salvage.db"
@@ -73,12 +76,12 @@ def salvage_file(kept: Path, target: Session) -> Salvaged:
         try:
             # Lets SQLite read a file shorter than its header says (as `.recover` does).
             source.execute("PRAGMA writable_schema = ON")
-            found = _salvage(source, target)
+            found = _salvage(source, target, copy, truncation["page_size"])
         finally:
             source.close()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    return Salvaged(**found, **_truncation(kept))
+    return Salvaged(**found, **truncation)
 
 
 def _truncation(path: Path) -> dict[str, int]:
@@ -107,49 +110,59 @@ def _page_size(header: bytes) -> int | None:
 
 
 def lost_at_most(found: Salvaged) -> int:
-    """An upper estimate of the unacknowledged readings in missing pages, on top of those
-    counted: as if every missing page were a readings leaf full of rows of the mean size
-    found (B-tree pages hold more than half a page each, so the real number is lower)."""
-    if not found.pages_missing and not found.damaged_ranges:
+    """An upper estimate of the unacknowledged readings on pages that could not be read, on
+    top of those counted: as if each such page — missing from the file, of no b-tree type,
+    or a damaged range no seek reached (at least a page) — were full of the smallest reading
+    row found, each counted without the page's or the record's overheads."""
+    pages = found.pages_missing + found.unknown_pages + found.damaged_ranges
+    if not pages:
         return 0
-    rows_per_page = found.page_size // max(found.row_bytes, 1)
-    # A damaged range is at least a page; its size is unknown, so count it as one.
-    return (found.pages_missing + found.damaged_ranges) * rows_per_page
+    return pages * (found.page_size // max(found.row_bytes, 1))
 
 
-def _salvage(source: sqlite3.Connection, target: Session) -> dict[str, int]:
-    seals = target.seals
-    columns = f"id, stream, kind, received_ms, {_disk_class(source)}, key_id, payload, state"
-    walk = KeyWalk(source, "readings", columns)
-    copied = row_bytes = 0
-    seen: set[bytes] = set()
-    failed: set[bytes] = set()
-    for chunk in walk.chunks():
+class _Readings:
+    """The unacknowledged readings salvaged so far, and those found but not salvageable."""
+
+    def __init__(self, target: Session) -> None:
+        self._target = target
+        self.copied = 0
+        self.row_bytes = 0  # the smallest reading row found (0: none yet)
+        self.seen: set[bytes] = set()
+        self.failed: set[bytes] = set()
+
+    def take(self, rows: list[Row]) -> None:
+        """Rows of (id, stream, kind, received_ms, disk_class, key_id, payload, state)."""
         good = []
-        for row in chunk:
-            if row[-1] == ACKED:
+        for row in rows:
+            if row[-1] == ACKED or row[0] in self.seen:
                 continue
-            seen.add(row[0])
-            row_bytes += sum(len(v) if isinstance(v, str | bytes) else 8 for v in row)
-            if _authentic_reading(seals, row):
+            if _authentic_reading(self._target.seals, row):
                 good.append(row[:-1])
             elif _looks_stored(row):
-                failed.add(row[0])
-        copied += _insert_readings(target, good)
-    failed |= set(walk.bad_keys)
+                self.failed.add(row[0])
+            else:
+                continue  # not a reading: garbage a damaged page decoded into
+            self.seen.add(row[0])
+            # Numbers as 1 byte, no record header: never more than the row takes on a page.
+            size = sum(len(v) if isinstance(v, str | bytes) else 1 for v in row[:-1])
+            self.row_bytes = min(self.row_bytes or size, size)
+        self.copied += _insert_readings(self._target, good)
+
+
+def _salvage(
+    source: sqlite3.Connection, target: Session, copy: Path, page_size: int
+) -> dict[str, int]:
+    kept = str(int(DiskClass.KEPT))
+    disk_class = "disk_class" if "disk_class" in _columns(source) else kept
+    walk = KeyWalk(
+        source, "readings", f"id, stream, kind, received_ms, {disk_class}, key_id, payload, state"
+    )
+    found = _Readings(target)
+    for chunk in walk.chunks():
+        found.take(chunk)
     listed = _listed_unacked(source)
-    # A flipped byte in a row's key shows the row under a key no index lists, and leaves the
-    # listed key unfound: one reading, not two. Unlisted failures and listed keys not found
-    # are paired, so what is counted once is not counted again.
-    unlisted_failed = len(failed - listed)
-    not_found = len(listed - seen - failed)
     events = _copy_events(source, target)
-    return {
-        "readings": copied,
-        "unreadable": len(failed),
-        "missing": max(0, not_found - unlisted_failed),
-        "damaged_ranges": walk.damaged_ranges + events.damaged_ranges,
-        "row_bytes": row_bytes // max(len(seen), 1),
+    others = {
         "events": events.copied,
         "devices": _copy_small(
             source, target, DEVICES, "address, bond_state, last_seen_ms, key_id, payload"
@@ -157,15 +170,42 @@ def _salvage(source: sqlite3.Connection, target: Session) -> dict[str, int]:
         "configs": _copy_configs(source, target)
         + _copy_small(source, target, DOWNLINK, "name, key_id, payload"),
     }
+    unknown_pages = 0
+    if walk.damaged_ranges or walk.bad_keys:
+        # Pages a seek could not reach may still be sound (see `pagescan`).
+        pages = classify(copy, page_size)
+        unknown_pages = pages.unknown
+        selected = (
+            f"id, stream, kind, received_ms, coalesce(disk_class, {kept}), key_id, payload, state"
+        )
+        try:
+            for rows in page_rows(copy, pages.index, _columns(target.conn), selected):
+                found.take(rows)
+        except sqlite3.DatabaseError:
+            pass  # the copy's schema cannot be written: the walk's rows are what there is
+    failed = found.failed | (set(walk.bad_keys) - found.seen)
+    # A flipped byte in a row's key shows the row under a key no index lists, and leaves the
+    # listed key unfound: one reading, not two. Unlisted failures and listed keys not found
+    # are paired, so what is counted once is not counted again.
+    unlisted_failed = len(failed - listed)
+    not_found = len(listed - found.seen - failed)
+    return {
+        "readings": found.copied,
+        "unreadable": len(failed),
+        "missing": max(0, not_found - unlisted_failed),
+        "damaged_ranges": walk.damaged_ranges + events.damaged_ranges,
+        "unknown_pages": unknown_pages,
+        "row_bytes": found.row_bytes,
+        **others,
+    }
 
 
-def _disk_class(source: sqlite3.Connection) -> str:
-    """The disk class column, or (a file from before schema v3) the conservative KEPT."""
+def _columns(conn: sqlite3.Connection) -> list[str]:
+    """The readings table's columns in order (none when its schema cannot be read)."""
     try:
-        columns = {row[1] for row in source.execute("PRAGMA table_info(readings)")}
+        return [row[1] for row in conn.execute("PRAGMA table_info(readings)")]
     except sqlite3.DatabaseError:
-        columns = set()
-    return "disk_class" if "disk_class" in columns else str(int(DiskClass.KEPT))
+        return []
 
 
 def _looks_stored(row: Row) -> bool:
@@ -173,7 +213,12 @@ def _looks_stored(row: Row) -> bool:
     a kind the hub knows): a damaged reading, counted as lost. Garbage over a page can parse
     as cells too; those are not readings and are not counted."""
     pk, stream, kind = row[:3]
-    return len(pk) == KEY_BYTES and isinstance(stream, str) and kind in _KINDS
+    return (
+        isinstance(pk, bytes)
+        and len(pk) == KEY_BYTES
+        and isinstance(stream, str)
+        and kind in _KINDS
+    )
 
 
 def _authentic_reading(seals: Seals, row: Row) -> bool:
@@ -243,7 +288,7 @@ def _copy_events(source: sqlite3.Connection, target: Session) -> _Copied:
 def _copy_small(source: sqlite3.Connection, target: Session, table: Table, columns: str) -> int:
     """A table of a handful of text-keyed rows (`columns`: its key first, its key id and
     payload last): read whole, or as far as it can be, and copied where it authenticates."""
-    rows = _readable(source, f"SELECT {columns} FROM {table.name}")
+    rows = readable_rows(source, f"SELECT {columns} FROM {table.name}")
     good = [row for row in rows if _opens(target.seals, table, row[0], "", *row[-2:])]
     with target.transaction():
         return target.conn.executemany(
@@ -254,7 +299,7 @@ def _copy_small(source: sqlite3.Connection, target: Session, table: Table, colum
 
 
 def _copy_configs(source: sqlite3.Connection, target: Session) -> int:
-    rows = _readable(
+    rows = readable_rows(
         source, "SELECT version, sha256, applied_ms, source FROM config_history ORDER BY id"
     )
     with target.transaction():
@@ -262,16 +307,6 @@ def _copy_configs(source: sqlite3.Connection, target: Session) -> int:
             "INSERT INTO config_history (version, sha256, applied_ms, source) VALUES (?, ?, ?, ?)",
             [row for row in rows if all(isinstance(v, str) for v in row[:2])],
         ).rowcount
-
-
-def _readable(source: sqlite3.Connection, sql: str) -> list[Row]:
-    rows: list[Row] = []
-    try:
-        for row in source.execute(sql):
-            rows.append(row)
-    except sqlite3.DatabaseError:
-        pass  # the rows read before the failure are kept
-    return rows
 
 
 def _opens(seals: Seals, table: Table, pk: Any, kind: Any, key_id: Any, payload: Any) -> bool:
@@ -327,4 +362,16 @@ def describe(damage: Damage) -> str:
     )
 
 
-NOTHING = Salvaged(0, 0, 0, 0, 0, _DEFAULT_PAGE, 0, 0, 0, 0)
+NOTHING = Salvaged(
+    readings=0,
+    unreadable=0,
+    missing=0,
+    damaged_ranges=0,
+    pages_missing=0,
+    unknown_pages=0,
+    page_size=_DEFAULT_PAGE,
+    row_bytes=0,
+    events=0,
+    devices=0,
+    configs=0,
+)
