@@ -2,22 +2,23 @@
 
 The damaged file stays where `database.move_aside` put it, untouched; salvage works on a
 scratch copy beside it (its WAL re-chained, see `walscan`), read through SQLite with
-`keywalk`. Every row is authenticated (AES-GCM, bound to its row) before it is copied, and
-copied verbatim: unacknowledged readings go in as `new` with their ids, so they are sent
-again (the receiver de-duplicates by id); events, devices, config history and the hospital's
-config in force as they were.
-Acknowledged readings are already at the hospital and stay in the kept file.
+`keywalk` and, where that met damage, page by page with `pagescan`. Every row is
+authenticated (AES-GCM, bound to its row) before it is copied, and copied verbatim:
+unacknowledged readings go in as `new` with their ids, so they are sent again (the receiver
+de-duplicates by id); events, devices, config history and the hospital's config in force
+as they were. Acknowledged readings are already at the hospital and stay in the kept file.
 
 What could not be salvaged is counted, never guessed away:
 - `unreadable`: unacknowledged reading rows found whose payload fails authentication or
   decoding, and rows whose key was found but whose columns could not be read;
 - `missing`: ids the outbox indexes (`readings_new`, `readings_sent`, other pages than the
   table's) still list but the table walk did not reach;
-- `damaged_ranges` and `pages_missing`: stretches of keys no seek could reach, and pages the
-  file's header counts that are not in the file — losses the indexes may not list, so when
-  either is non-zero the loss count is a lower bound and `lost_at_most` estimates the upper
-  one (see there), unless the caller knew how many unacknowledged readings there were (a
-  store damaged while open: then the loss is that number less what was salvaged, exactly).
+- `damaged_ranges`, `pages_missing` and `unknown_pages`: stretches of keys no seek could
+  reach, pages the file's header counts that are not in the file, pages of no b-tree type —
+  losses the indexes may not list, so when any is non-zero the loss count is a lower bound
+  and `lost_at_most` estimates the upper one (see there), unless the caller knew how many
+  unacknowledged readings there were (a store damaged while open: then the loss is that
+  number less what was salvaged, exactly).
 """
 
 from __future__ import annotations
