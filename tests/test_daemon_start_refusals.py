@@ -116,3 +116,33 @@ def _wait_for_files(directory: Path, names: set[str], proc: subprocess.Popen[byt
         "the daemon's files",
     )
     return proc.poll() is None
+
+
+def test_a_hub_without_identity_runs_unprovisioned(tmp_path: Path) -> None:
+    """Provisioning mode: devices and the control socket, no uplink, and it says so."""
+    import json
+    import socket
+
+    from waiting import wait_for
+
+    config = tmp_path / "hub.toml"
+    config.write_text(BASE.format(root=tmp_path, store="", uplink="enabled = true"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "hub.cli", "run", "--config", str(config)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    path = tmp_path / "run" / "control.sock"
+    try:
+        wait_for(lambda: path.exists() or proc.poll() is not None, "the control socket")
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(60)
+            sock.connect(str(path))
+            sock.sendall(b'{"id": 1, "op": "status"}\n')
+            status = json.loads(sock.makefile("rb").readline())["result"]
+        assert status["state"] == "not-provisioned"
+        assert status["uplink"] == {"enabled": False, "provisioned": False}
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=60) == 0

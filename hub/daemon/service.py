@@ -361,6 +361,7 @@ class Daemon:
                 schedule_items=len(self.rules.items),
                 schedule_checked=parts.housekeeping.last_check,
                 provisioned=setup.provisioned(self.cfg),
+                uplink_wanted=self.cfg.uplink.enabled,
                 time=datetime.now(UTC),
             )
         )

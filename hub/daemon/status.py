@@ -45,6 +45,7 @@ class StatusInputs:
     schedule_items: int
     schedule_checked: datetime | None
     provisioned: bool  # the hub has an identity (certificates for its uplink)
+    uplink_wanted: bool  # `[uplink] enabled`: without an identity the hub is not provisioned
     time: datetime  # when the status was made (the fleet view tells silent hubs by it)
 
 
@@ -74,7 +75,7 @@ def build_status(s: StatusInputs) -> dict[str, Any]:
             last_ack=s.uplink.last_ack,
         )
     return {
-        "state": "online" if s.provisioned else "not-provisioned",
+        "state": "not-provisioned" if s.uplink_wanted and not s.provisioned else "online",
         "hub": s.hub,
         "time": s.time.isoformat(),
         "version": s.version,
