@@ -104,6 +104,22 @@ def test_rows_below_damaged_interior_pages_are_salvaged_from_their_leaves(
     assert "\n" not in line
 
 
+def test_a_salvage_the_disk_cannot_hold_stops_and_says_so(tmp_path: Path) -> None:
+    unacked, _ = _fill(tmp_path, 6000, acked=1)
+    db = tmp_path / "hub.db"
+    os.truncate(db, db.stat().st_size * 6 // 10)
+
+    with open_store(tmp_path, max_db_bytes=300_000) as store:  # room for part of it
+        damage = store.status().damage
+        back = store.readings()
+    assert damage is not None and "salvage stopped: StoreFullError" in damage.problem
+    assert damage.salvaged == len(back.items) < len(unacked)
+    assert all(r == unacked[r.id] for r in back.items)
+    assert damage.lost <= len(unacked) - damage.salvaged <= damage.lost_at_most
+    assert Path(damage.kept_aside).exists()
+    assert [p.name for p in tmp_path.iterdir() if "salvage" in p.name] == []  # scratch gone
+
+
 def test_a_file_that_is_no_database_is_kept_and_reported(tmp_path: Path) -> None:
     _fill(tmp_path, 50, acked=10)
     db = tmp_path / "hub.db"

@@ -23,6 +23,7 @@ What could not be salvaged is counted, never guessed away:
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import sqlite3
 import tempfile
@@ -31,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from hub.model import Kind
-from hub.store.api import Damage
+from hub.store.api import Damage, StoreError
 from hub.store.crypto import AuthError
 from hub.store.disk import DiskClass
 from hub.store.keywalk import KEY_BYTES, KeyWalk, Row, readable_rows
@@ -44,6 +45,7 @@ from hub.store.walscan import rechain
 
 _AUTH_FAILURES = (AuthError, CodecError)
 _DEFAULT_PAGE = 4096
+_LEAST_ROW = 16 + 12 + 16  # a reading row holds at least its id, its nonce and its tag
 _KINDS = frozenset(kind.value for kind in Kind)
 
 
@@ -60,29 +62,47 @@ class Salvaged:
     events: int
     devices: int
     configs: int
+    stopped: str = ""  # why salvage stopped part way (a full disk, an I/O error), if it did
 
 
 def salvage_file(kept: Path, target: Session) -> Salvaged:
     """Copy what `kept` (a damaged database moved aside, with its WAL) still holds into
     `target`, from a scratch copy removed afterwards."""
     truncation = _truncation(kept)
-    scratch = Path(tempfile.mkdtemp(prefix=f".{kept.name}.salvage-", dir=kept.parent))
+    prefix = f".{kept.name}.salvage-"
     try:
-        copy = scratch / "salvage.db"
-        shutil.copyfile(kept, copy)
-        wal = kept.with_name(kept.name + "-wal")
-        if wal.exists():
-            copy.with_name(copy.name + "-wal").write_bytes(rechain(wal.read_bytes()))
-        source = sqlite3.connect(copy, isolation_level=None)
-        try:
-            # Lets SQLite read a file shorter than its header says (as `.recover` does).
-            source.execute("PRAGMA writable_schema = ON")
-            found = _salvage(source, target, copy, truncation["page_size"])
-        finally:
-            source.close()
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
+        with tempfile.TemporaryDirectory(prefix=prefix, dir=kept.parent) as scratch:
+            copy = Path(scratch) / "salvage.db"
+            shutil.copyfile(kept, copy)
+            wal = kept.with_name(kept.name + "-wal")
+            if wal.exists():
+                copy.with_name(copy.name + "-wal").write_bytes(rechain(wal.read_bytes()))
+            source = sqlite3.connect(copy, isolation_level=None)
+            try:
+                # Lets SQLite read a file shorter than its header says (as `.recover` does).
+                source.execute("PRAGMA writable_schema = ON")
+                found = _salvage(source, target, copy, truncation["page_size"])
+            finally:
+                source.close()
+    except (OSError, sqlite3.Error, StoreError) as exc:
+        return _stopped(kept, target, truncation["page_size"], exc)
     return Salvaged(**found, **truncation)
+
+
+def _stopped(kept: Path, target: Session, page_size: int, exc: BaseException) -> Salvaged:
+    """Salvage failed part way: what reached the new database counts as salvaged (it holds
+    nothing else yet), every page of the kept file as possibly lost."""
+    try:
+        pages = kept.stat().st_size // page_size
+    except OSError:
+        pages = 0
+    return dataclasses.replace(
+        NOTHING,
+        readings=target.counts[NEW],
+        pages_missing=pages,
+        page_size=page_size,
+        stopped=f"{type(exc).__name__}: {exc}",
+    )
 
 
 def _truncation(path: Path) -> dict[str, int]:
@@ -118,7 +138,7 @@ def lost_at_most(found: Salvaged) -> int:
     pages = found.pages_missing + found.unknown_pages + found.damaged_ranges
     if not pages:
         return 0
-    return pages * (found.page_size // max(found.row_bytes, 1))
+    return pages * (found.page_size // (found.row_bytes or _LEAST_ROW))
 
 
 class _Readings:
@@ -336,7 +356,7 @@ def report(
         lost = at_most = max(lost, expected - found.readings)
     return Damage(
         at=at,
-        problem=problem,
+        problem=f"{problem}; salvage stopped: {found.stopped}" if found.stopped else problem,
         kept_aside=str(kept) if kept is not None else "",
         salvaged=found.readings,
         lost=lost,
