@@ -90,7 +90,7 @@ def build_status(s: StatusInputs) -> dict[str, Any]:
         },
         "clock_synced": s.clock_synced,
         "uplink": uplink,
-        "errors": [*s.errors, *_store_damage_error(s.store)],
+        "errors": [*s.errors, *_store_errors(s.store)],
         "events": [
             {"kind": e.kind.value, "time": e.time.isoformat(), "device": e.device}
             for e in s.recent
@@ -130,11 +130,17 @@ def public_status(status: dict[str, Any]) -> dict[str, Any]:
     return public
 
 
-def _store_damage_error(store: StoreStatus) -> list[str]:
+def _store_errors(store: StoreStatus) -> list[str]:
+    """What the fleet view must show about the store: counts of readings, nothing else."""
+    errors = []
     damage = store.damage
-    if damage is None:
-        return []
-    return [f"store damaged at {damage.at}: {damage.salvaged} salvaged, {damage.lost} lost"]
+    if damage is not None:
+        exact = damage.lost == damage.lost_at_most
+        lost = f"{damage.lost}" if exact else f"{damage.lost} to {damage.lost_at_most}"
+        errors.append(f"store damaged at {damage.at}: {damage.salvaged} salvaged, {lost} lost")
+    if store.unreadable:
+        errors.append(f"{store.unreadable} stored readings failed authentication (kept aside)")
+    return errors
 
 
 class StatusSource(Protocol):
