@@ -4,6 +4,7 @@ every payload sealed with AES-256-GCM, surviving power cuts and full disks."""
 from hub.store.api import (
     Batch,
     ConfigRecord,
+    Damage,
     DeviceRecord,
     Problem,
     Purged,
@@ -24,6 +25,7 @@ __all__ = [
     "Batch",
     "CodecError",
     "ConfigRecord",
+    "Damage",
     "DeviceRecord",
     "Erased",
     "KeyFileError",
