@@ -105,16 +105,12 @@ def test_files_the_daemon_writes_are_private_whatever_the_umask(tmp_path: Path) 
 def _wait_for_files(directory: Path, names: set[str], proc: subprocess.Popen[bytes]) -> bool:
     from waiting import wait_for
 
-    wait_for(
-        lambda: (
-            proc.poll() is not None
-            or (
-                names <= {p.name for p in directory.glob("*")}
-                and (directory / "hub.db").stat().st_size > 0
-            )
-        ),
-        "the daemon's files",
-    )
+    def written() -> bool:
+        present = {p.name for p in directory.glob("*")}
+        serving = (directory.parent / "run" / "control.sock").exists()  # past its signal set-up
+        return serving and names <= present and (directory / "hub.db").stat().st_size > 0
+
+    wait_for(lambda: proc.poll() is not None or written(), "the daemon's files")
     return proc.poll() is None
 
 
