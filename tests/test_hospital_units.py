@@ -31,7 +31,7 @@ def test_acl_gives_each_hub_its_own_topics_and_no_patterns() -> None:
         f"topic read {topics.config('hub-a')}",
     ]
     assert "user hub-c" not in text
-    assert broker.acl_text([]).count("user ") == 2  # receiver and operations only
+    assert broker.acl_text([]).count("user ") == 3  # receiver, operations, broker admin
 
 
 def test_a_pid_file_naming_another_process_is_refused(tmp_path: Path) -> None:

@@ -6,7 +6,9 @@ and ends by regenerating the broker's ACL (and, on revoke, the CRL) and reloadin
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -16,7 +18,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, x25519
 
-from hub.hospital import broker
+from hub.hospital import broker, dynsec
 from hub.hospital.ca import (
     HubPolicy,
     Issuer,
@@ -28,14 +30,13 @@ from hub.hospital.ca import (
     sign_hub,
 )
 from hub.hospital.layout import (
-    OPS,
-    RECEIVER,
     HospitalDir,
     HospitalError,
     Settings,
     check_host,
     check_hub_id,
 )
+from hub.hospital.mqtt import Endpoint
 from hub.keyfiles import (
     load_ed25519_public,
     load_x25519_public,
@@ -93,7 +94,7 @@ def init(
     write_atomic(broker_dir / "server.key", private_pem(server_key), 0o600)
     write_atomic(broker_dir / "server.crt", server.public_bytes(_PEM) + intermediates
                  if above else server.public_bytes(_PEM))  # fmt: skip
-    for name in (RECEIVER, OPS):
+    for name in broker.SERVICES:
         cert, key = issue_service(issuer, name, now)
         cert_path, key_path = place.service(name)
         write_atomic(key_path, private_pem(key), 0o600)
@@ -131,6 +132,8 @@ def issue(place: HospitalDir, request_data: bytes, now: datetime) -> Enrolled:
     except EnrollmentError as exc:
         raise HospitalError(f"request refused: {exc}") from None
     hub = check_hub_id(request.hub)
+    if hub in broker.SERVICES:
+        raise HospitalError(f"request refused: {hub!r} names a hospital service, not a hub")
     record = _record(place, hub)
     if record and record.get("revoked"):
         raise HospitalError(f"{hub} was revoked on {record['revoked']}; a hub found again "
@@ -162,9 +165,11 @@ def issue(place: HospitalDir, request_data: bytes, now: datetime) -> Enrolled:
                     renewal, request.signing_key, request.version)  # fmt: skip
 
 
-def enroll(place: HospitalDir, request_data: bytes, now: datetime) -> tuple[Enrolled, str]:
-    """Answer a request, register the hub's signing key and open the broker's ACL to it.
-    Returns the result and a line on the broker reload."""
+def enroll(place: HospitalDir, request_data: bytes, now: datetime) -> tuple[Enrolled, list[str]]:
+    """Answer a request, register the hub's signing key and open the broker to it. Returns
+    the result and lines on the broker (`update_broker`). When the running broker does not
+    confirm the hub's access the response is not given out (HospitalError): no hub holds a
+    certificate the broker has not confined; enrolling again then renews."""
     done = issue(place, request_data, now)
     record = _record(place, done.hub) or {"hub": done.hub, "serials": [], "revoked": None}
     record["serials"].append({"serial": str(done.serial), "not_after": done.not_after.isoformat(),
@@ -172,7 +177,11 @@ def enroll(place: HospitalDir, request_data: bytes, now: datetime) -> tuple[Enro
                               "version": done.version})  # fmt: skip
     write_atomic(place.record(done.hub), (json.dumps(record, indent=1) + "\n").encode())
     write_atomic(place.enrollment / f"{done.hub}.pub", public_pem(done.signing_key))
-    return done, update_broker(place)
+    try:
+        return done, update_broker(place)
+    except HospitalError as exc:
+        raise HospitalError(f"{exc}. The response for {done.hub} was not written: enroll the "
+                            "request again once the broker answers") from None  # fmt: skip
 
 
 def revoke(place: HospitalDir, hub: str, now: datetime) -> list[str]:
@@ -182,7 +191,8 @@ def revoke(place: HospitalDir, hub: str, now: datetime) -> list[str]:
     if record is None:
         raise HospitalError(f"{hub} was never enrolled here")
     if record.get("revoked"):
-        return [f"{hub} was already revoked on {record['revoked']}"]
+        # the broker is brought in step again: a revoke the broker did not confirm is retried
+        return [f"{hub} was already revoked on {record['revoked']}", *update_broker(place)]
     record["revoked"] = now.isoformat()
     write_atomic(place.record(hub), (json.dumps(record, indent=1) + "\n").encode())
     key = place.enrollment / f"{hub}.pub"
@@ -197,16 +207,36 @@ def revoke(place: HospitalDir, hub: str, now: datetime) -> list[str]:
     write_atomic(place.crl, make_crl(load_issuer(place), revoked, now).public_bytes(_PEM))
     count = len(record["serials"])
     return [f"{hub}: {count} certificate(s) revoked, signing key withdrawn",
-            update_broker(place)]  # fmt: skip
+            *update_broker(place)]  # fmt: skip
 
 
-def update_broker(place: HospitalDir) -> str:
-    """Rewrite the ACL and the subscription rules from the enrolled hubs and reload the broker
-    (the ACL at once; the subscription rules are read at the broker's next start)."""
-    hubs = sorted(p.stem for p in place.enrollment.glob("*.pub"))
-    write_atomic(place.broker / "acl.conf", broker.acl_text(hubs).encode())
-    write_atomic(place.broker / "dynsec.json", broker.dynsec_json(hubs).encode())
-    return broker.reload(place.load_settings().pid_file)
+def update_broker(place: HospitalDir, timeout: float = 10.0) -> list[str]:
+    """Rewrite the ACL and the subscription rules from the enrolled hubs, reload the broker's
+    ACL (SIGHUP) and, when it runs, apply the subscription rules to its plugin at once; lines
+    saying so. HospitalError when the running broker refuses or does not answer: its access
+    is then not confirmed (the files are written and hold at its next start). Serialised by a
+    lock file, so a concurrent enroll cannot apply an older list of hubs after a newer one."""
+    lock = os.open(place.broker / "update.lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        hubs = sorted(p.stem for p in place.enrollment.glob("*.pub"))
+        write_atomic(place.broker / "acl.conf", broker.acl_text(hubs).encode())
+        write_atomic(place.broker / "dynsec.json", broker.dynsec_json(hubs).encode())
+        settings = place.load_settings()
+        reloaded = broker.reload(settings.pid_file)
+        if broker.running_pid(settings.pid_file) is None:
+            return [reloaded]
+        admin = Endpoint(settings.broker_host, settings.broker_port, place.ca,
+                         *place.service(broker.ADMIN))  # fmt: skip
+        try:
+            return [reloaded, dynsec.apply(admin, hubs, timeout)]
+        except HospitalError as exc:
+            raise HospitalError(
+                f"{reloaded}; the running broker's subscription rules are NOT "
+                f"confirmed: {exc} (they hold from its next start)"
+            ) from None
+    finally:
+        os.close(lock)  # releases the lock
 
 
 def load_issuer(place: HospitalDir) -> Issuer:

@@ -8,10 +8,11 @@ strings") and only filters at delivery, where a shared subscription's turn given
 the read ACL refuses is dropped, not passed on (src/subs.c). So the dynamic-security plugin,
 which Mosquitto consults first, decides subscriptions from `dynsec_json`: a known certificate
 may subscribe only to what it may read (the receiver also through a share group) and is refused
-anything else at SUBACK. The plugin reads its file only at start (no reload in 2.0): a hub
-enrolled since the broker started is unknown to it, and its SUBSCRIBEs fall through to the ACL
-file until the next restart. The user is the certificate's CN (`use_identity_as_username`);
-there are no `pattern` lines: a certificate that is not enrolled may connect but can do nothing.
+anything else at SUBACK. The plugin reads its file only at start (no reload in 2.0), so a
+running broker is told of each enrollment and revocation through the plugin's control topic
+(hub.hospital.dynsec) by the broker-admin certificate (`ADMIN`), the only one granted it. The
+user is the certificate's CN (`use_identity_as_username`); there are no `pattern` lines: a
+certificate that is not enrolled may connect but can do nothing.
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ from pathlib import Path
 from hub.hospital.layout import OPS, RECEIVER, HospitalDir, HospitalError, Settings
 from hub.wire import topics
 
+ADMIN = "broker-admin"  # the certificate that changes the running broker's subscription rules
+SERVICES = (RECEIVER, OPS, ADMIN)  # hospital identities: never a hub id
+CONTROL = "$CONTROL/dynamic-security/v1"  # the plugin's command topic
+CONTROL_RESPONSE = f"{CONTROL}/response"  # where it answers, to every subscriber
 DYNSEC_PLUGINS = ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib")
 DYNSEC_FILE = "mosquitto_dynamic_security.so"
 
@@ -44,12 +49,13 @@ class Grant:
 def grants(hubs: Iterable[str]) -> list[Grant]:
     """Each hub: write its uplink and status, read its ack and config. The receiver: every
     hub's uplink and status (shared between receivers), write acks and configs. Operations:
-    publish configs, read status."""
+    publish configs, read status. The broker admin: the plugin's command topic and answers."""
     every = f"{topics.ROOT}/+"
     return [
         Grant(RECEIVER, read=(f"{every}/up", f"{every}/status", f"{every}/config"),
               write=(f"{every}/ack", f"{every}/config"), shared=True),
         Grant(OPS, read=(f"{every}/config", f"{every}/status"), write=(f"{every}/config",)),
+        Grant(ADMIN, read=(CONTROL_RESPONSE,), write=(CONTROL,)),
         *(Grant(hub, read=(topics.ack(hub), topics.config(hub)),
                 write=(topics.up(hub), topics.status(hub))) for hub in hubs),
     ]  # fmt: skip
@@ -66,25 +72,32 @@ def acl_text(hubs: Iterable[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def dynsec_json(hubs: Iterable[str]) -> str:
-    """The dynamic-security plugin's file for `grants(hubs)`: subscriptions only. Each user's
-    role allows its read topics and ends in a refusal of `#` (which also covers `$share/...`):
-    without it an unmatched SUBSCRIBE would fall through to the ACL file, which allows all.
-    Publish and delivery are left to the ACL file (no rules here; default access off)."""
+def roles(hubs: Iterable[str]) -> dict[str, list[dict[str, object]]]:
+    """The dynamic-security role of each user in `grants(hubs)`, named after it: subscriptions
+    only. Each role allows its read topics and ends in a refusal of `#` (which also covers
+    `$share/...`): without it an unmatched SUBSCRIBE would fall through to the ACL file, which
+    allows all. Publish and delivery are left to the ACL file (no rules here)."""
 
-    def acl(kind: str, topic: str, allow: bool, priority: int) -> dict[str, object]:
-        return {"acltype": kind, "topic": topic, "allow": allow, "priority": priority}
+    def acl(topic: str, allow: bool, priority: int) -> dict[str, object]:
+        return {"acltype": "subscribePattern", "topic": topic, "allow": allow,
+                "priority": priority}  # fmt: skip
 
-    roles, clients = [], []
+    found = {}
     for grant in grants(hubs):
         shared = [f"$share/+/{topic}" for topic in grant.read] if grant.shared else []
-        acls = [acl("subscribePattern", t, True, 1) for t in [*grant.read, *shared]]
-        acls.append(acl("subscribePattern", "#", False, 0))
-        roles.append({"rolename": grant.user, "acls": acls})
-        clients.append({"username": grant.user, "roles": [{"rolename": grant.user}]})
+        found[grant.user] = [*(acl(t, True, 1) for t in [*grant.read, *shared]),
+                             acl("#", False, 0)]  # fmt: skip
+    return found
+
+
+def dynsec_json(hubs: Iterable[str]) -> str:
+    """The dynamic-security plugin's file for `grants(hubs)`: each user with its own role
+    (`roles`); default access off, so what no role decides falls to the ACL file."""
+    clients = [{"username": user, "roles": [{"rolename": user}]} for user in roles(hubs)]
+    listed = [{"rolename": user, "acls": acls} for user, acls in roles(hubs).items()]
     default = {"publishClientSend": False, "publishClientReceive": False,
                "subscribe": False, "unsubscribe": True}  # fmt: skip
-    document = {"defaultACLAccess": default, "clients": clients, "groups": [], "roles": roles}
+    document = {"defaultACLAccess": default, "clients": clients, "groups": [], "roles": listed}
     return json.dumps(document, indent=1) + "\n"
 
 
@@ -130,20 +143,30 @@ def mosquitto_conf(place: HospitalDir, settings: Settings) -> str:
     )
 
 
-def reload(pid_file: Path) -> str:
-    """SIGHUP to the broker named by `pid_file`; a line saying what happened. A pid that is
-    not a Mosquitto process (a stale file) is never signalled."""
+def running_pid(pid_file: Path) -> int | None:
+    """The pid of the Mosquitto named by `pid_file`, or None when it is not running. A pid
+    that is not a Mosquitto process (a stale file) is an error."""
     try:
         pid = int(pid_file.read_text().strip())
     except FileNotFoundError:
-        return f"broker not reloaded: no pid file {pid_file} (reload it where it runs: SIGHUP)"
+        return None
     except ValueError:
         raise HospitalError(f"{pid_file}: not a process id") from None
     try:
         command = Path(f"/proc/{pid}/comm").read_text().strip()
     except OSError:
-        return f"broker not reloaded: process {pid} from {pid_file} is not running"
+        return None
     if command != "mosquitto":
         raise HospitalError(f"{pid_file}: process {pid} is {command!r}, not mosquitto")
+    return pid
+
+
+def reload(pid_file: Path) -> str:
+    """SIGHUP to the broker named by `pid_file` (it re-reads the ACL file and the CRL); a line
+    saying what happened."""
+    pid = running_pid(pid_file)
+    if pid is None:
+        return (f"broker not running (no pid file or no live process: {pid_file}); it reads "
+                "the access files written here when it starts")  # fmt: skip
     os.kill(pid, signal.SIGHUP)
     return f"broker reloaded (pid {pid})"

@@ -110,7 +110,7 @@ def _enroll(args: argparse.Namespace, place: HospitalDir, now: datetime) -> list
     kind = "renewed" if done.renewal else "enrolled"
     return [f"{done.hub} {kind}: request fingerprint {done.fingerprint} (compare with the hub's)",
             f"certificate serial {done.serial:x}, valid until {done.not_after:%Y-%m-%d}",
-            f"response: {out}", reloaded]  # fmt: skip
+            f"response: {out}", *reloaded]  # fmt: skip
 
 
 def _config(args: argparse.Namespace, place: HospitalDir) -> list[str]:

@@ -34,6 +34,29 @@ class Endpoint:
         return cls(settings.broker_host, settings.broker_port, place.ca, cert, key)
 
 
+def tls_client(endpoint: Endpoint, client_id: str, identity: str) -> mqtt.Client:
+    """An MQTT v5 client holding `endpoint`'s certificate (`identity` names it in errors);
+    the caller sets its callbacks, then `start`s it."""
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5, client_id=client_id)
+    try:
+        ctx = ssl.create_default_context(cafile=str(endpoint.ca))
+        ctx.load_cert_chain(str(endpoint.cert), str(endpoint.key))
+    except (OSError, ssl.SSLError) as exc:
+        raise HospitalError(f"{identity} certificate unusable: {exc}") from None
+    client.tls_set_context(ctx)
+    return client
+
+
+def start(client: mqtt.Client, endpoint: Endpoint) -> None:
+    """Connect and run paho's network thread; HospitalError when the broker is unreachable."""
+    try:
+        client.connect(endpoint.host, endpoint.port)
+    except (OSError, ssl.SSLError) as exc:
+        raise HospitalError(f"cannot reach the broker {endpoint.host}:{endpoint.port}: "
+                            f"{exc}") from None  # fmt: skip
+    client.loop_start()
+
+
 class _Session:
     """One connection; paho's network thread runs while it is open and reports here."""
 
@@ -47,24 +70,12 @@ class _Session:
         self.lock = threading.Lock()
         self.found: dict[str, bytes] = {}
         self.last_activity = time.monotonic()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5,
-                                  client_id=f"ops-{time.monotonic_ns()}")  # fmt: skip
-        try:
-            ctx = ssl.create_default_context(cafile=str(endpoint.ca))
-            ctx.load_cert_chain(str(endpoint.cert), str(endpoint.key))
-        except (OSError, ssl.SSLError) as exc:
-            raise HospitalError(f"operations certificate unusable: {exc}") from None
-        self.client.tls_set_context(ctx)
+        self.client = tls_client(endpoint, f"ops-{time.monotonic_ns()}", "operations")
         self.client.on_connect = self._on_connect
         self.client.on_publish = self._on_publish
         self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message
-        try:
-            self.client.connect(endpoint.host, endpoint.port)
-        except (OSError, ssl.SSLError) as exc:
-            raise HospitalError(f"cannot reach the broker {endpoint.host}:{endpoint.port}: "
-                                f"{exc}") from None  # fmt: skip
-        self.client.loop_start()
+        start(self.client, endpoint)
         if not self.connected.wait(timeout) or self.failure:
             self.close()
             raise HospitalError(f"broker {endpoint.host}:{endpoint.port} did not accept the "
