@@ -17,6 +17,7 @@ from enrollment_support import (
     give_identity,
     hospital_with_broker,
     hub_command,
+    make_hospital,
     tls_accepted,
     write_hub_config,
 )
@@ -26,6 +27,7 @@ from waiting import wait_for
 from hub.hospital import dynsec
 from hub.hospital.broker import ADMIN, CONTROL, CONTROL_RESPONSE
 from hub.hospital.layout import OPS, RECEIVER, HospitalDir
+from hub.testbed.broker import free_port
 from hub.testbed.pki import Identity
 from hub.wire import topics
 
@@ -193,3 +195,13 @@ def _enroll(place: HospitalDir, request: Path) -> subprocess.CompletedProcess[st
 def _restart(broker: HospitalBroker) -> None:
     broker.stop()
     broker.start()
+
+
+@pytest.mark.parametrize("name", [ADMIN, OPS, RECEIVER])
+def test_a_hub_may_not_take_a_hospital_services_name(tmp_path: Path, name: str) -> None:
+    """A hub enrolled as `broker-admin` would be given the broker's control topic."""
+    place = make_hospital(tmp_path / "hospital", free_port())
+    refused = _enroll(place, _request(tmp_path, name))
+    assert refused.returncode == 2
+    assert f"{name!r} names a hospital service" in refused.stderr
+    assert not place.record(name).exists()
