@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bleak.exc import BleakError
 
@@ -16,7 +17,9 @@ from hub.config import Config
 from hub.daemon.events import EventLog
 from hub.daemon.intake import DeviceOutput, Intake
 from hub.ids import IdMinter
-from hub.serial.devices import SerialDevices
+
+if TYPE_CHECKING:
+    from hub.serial.devices import SerialDevices
 
 log = logging.getLogger("hub")
 
@@ -38,7 +41,7 @@ class Devices:
         self._events = events
         self._clock_synced = clock_synced
         self.manager: DeviceManager | None = None
-        self.serial: SerialDevices | None = None
+        self.serial: SerialDevices | None = None  # only when a serial device is assigned
         self._consumers: list[asyncio.Task[None]] = []
 
     def set_clock_synced(self, synced: bool) -> None:
@@ -55,13 +58,20 @@ class Devices:
             session_options=o.session_options,
             backoff_base_s=o.backoff_base_s,
         )
-        self.serial = SerialDevices(cfg.devices, ids=o.ids, backoff_base_s=o.backoff_base_s)
-        self.serial.start()
         self._consumers = [
             asyncio.create_task(self._start_ble(self.manager), name="ble start"),
             asyncio.create_task(self._consume(self.manager.output), name="ble"),
-            asyncio.create_task(self._consume(self.serial.output), name="serial"),
         ]
+        self.serial = None
+        if any(d.transport == "serial" for d in cfg.devices):
+            # pyserial and the frame parser (about 0.8 MiB) load only for a hub that has one
+            from hub.serial.devices import SerialDevices
+
+            self.serial = SerialDevices(cfg.devices, ids=o.ids, backoff_base_s=o.backoff_base_s)
+            self.serial.start()
+            self._consumers.append(
+                asyncio.create_task(self._consume(self.serial.output), name="serial")
+            )
 
     async def stop(self) -> None:
         """Stop the devices, then take what they had already handed over."""

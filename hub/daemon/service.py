@@ -54,8 +54,6 @@ from hub.daemon.passkeys import Passkeys
 from hub.daemon.pipeline import Pipeline
 from hub.daemon.secret import load_secret
 from hub.daemon.status import Heartbeat, StatusInputs, build_status, status_line
-from hub.diagnose.run import Limits, diagnose_all
-from hub.diagnose.verdicts import report_json
 from hub.ids import IdMinter
 from hub.model import Event
 from hub.sdnotify import Notifier
@@ -368,7 +366,12 @@ class Daemon:
 
     async def test_uplink(self) -> dict[str, Any]:
         """The status published now, the uplink's own view, and a diagnosis that walks the
-        path to the hospital step by step (`hub.diagnose`), naming the first that fails."""
+        path to the hospital step by step (`hub.diagnose`), naming the first that fails.
+        Imported here: a technician asks for it now and then, the daemon runs for months
+        (it is about 1 MiB resident)."""
+        from hub.diagnose.run import Limits, diagnose_all
+        from hub.diagnose.verdicts import report_json
+
         if self.uplink is None or self._keys is None:
             raise OpError("the uplink is not running (disabled or not provisioned)")
         await self._require().heartbeat.run_once()
