@@ -93,12 +93,13 @@ def roles(hubs: Iterable[str]) -> dict[str, list[dict[str, object]]]:
 def dynsec_json(hubs: Iterable[str]) -> str:
     """The dynamic-security plugin's file for `grants(hubs)`: each user with its own role
     (`roles`); default access off, so what no role decides falls to the ACL file."""
-    clients = [{"username": user, "roles": [{"rolename": user}]} for user in roles(hubs)]
-    listed = [{"rolename": user, "acls": acls} for user, acls in roles(hubs).items()]
+    by_user = roles(hubs)
+    clients = [{"username": user, "roles": [{"rolename": user}]} for user in by_user]
+    listed = [{"rolename": user, "acls": acls} for user, acls in by_user.items()]
     default = {"publishClientSend": False, "publishClientReceive": False,
                "subscribe": False, "unsubscribe": True}  # fmt: skip
     document = {"defaultACLAccess": default, "clients": clients, "groups": [], "roles": listed}
-    return json.dumps(document, indent=1) + "\n"
+    return json.dumps(document, separators=(",", ":")) + "\n"  # compact: json's C encoder
 
 
 def dynsec_plugin() -> Path:
