@@ -178,7 +178,7 @@ def enroll(place: HospitalDir, request_data: bytes, now: datetime) -> tuple[Enro
     write_atomic(place.record(done.hub), (json.dumps(record, indent=1) + "\n").encode())
     write_atomic(place.enrollment / f"{done.hub}.pub", public_pem(done.signing_key))
     try:
-        return done, update_broker(place)
+        return done, update_broker(place, withdrawing=False)
     except HospitalError as exc:
         raise HospitalError(f"{exc}. The response for {done.hub} was not written: enroll the "
                             "request again once the broker answers") from None  # fmt: skip
@@ -192,7 +192,10 @@ def revoke(place: HospitalDir, hub: str, now: datetime) -> list[str]:
         raise HospitalError(f"{hub} was never enrolled here")
     if record.get("revoked"):
         # the broker is brought in step again: a revoke the broker did not confirm is retried
-        return [f"{hub} was already revoked on {record['revoked']}", *update_broker(place)]
+        return [
+            f"{hub} was already revoked on {record['revoked']}",
+            *update_broker(place, withdrawing=True),
+        ]
     record["revoked"] = now.isoformat()
     write_atomic(place.record(hub), (json.dumps(record, indent=1) + "\n").encode())
     key = place.enrollment / f"{hub}.pub"
@@ -207,15 +210,18 @@ def revoke(place: HospitalDir, hub: str, now: datetime) -> list[str]:
     write_atomic(place.crl, make_crl(load_issuer(place), revoked, now).public_bytes(_PEM))
     count = len(record["serials"])
     return [f"{hub}: {count} certificate(s) revoked, signing key withdrawn",
-            *update_broker(place)]  # fmt: skip
+            *update_broker(place, withdrawing=True)]  # fmt: skip
 
 
-def update_broker(place: HospitalDir, timeout: float = 10.0) -> list[str]:
+def update_broker(place: HospitalDir, *, withdrawing: bool, timeout: float = 10.0) -> list[str]:
     """Rewrite the ACL and the subscription rules from the enrolled hubs, reload the broker's
-    ACL (SIGHUP) and, when it runs, apply the subscription rules to its plugin at once; lines
-    saying so. HospitalError when the running broker refuses or does not answer: its access
-    is then not confirmed (the files are written and hold at its next start). Serialised by a
-    lock file, so a concurrent enroll cannot apply an older list of hubs after a newer one."""
+    ACL and CRL (SIGHUP) and, when it runs, apply the subscription rules to its plugin at once;
+    lines saying so. `withdrawing` (a revocation): the reload goes first, so the hub the plugin
+    disconnects finds its certificate refused when it comes back; otherwise the plugin goes
+    first and the enrollment does not wait behind the broker's reload. HospitalError when the
+    running broker refuses or does not answer: its access is then not confirmed (the files
+    are written and hold at its next start). Serialised by a lock file, so a concurrent
+    enroll cannot apply an older list of hubs after a newer one."""
     lock = os.open(place.broker / "update.lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -223,18 +229,19 @@ def update_broker(place: HospitalDir, timeout: float = 10.0) -> list[str]:
         write_atomic(place.broker / "acl.conf", broker.acl_text(hubs).encode())
         write_atomic(place.broker / "dynsec.json", broker.dynsec_json(hubs).encode())
         settings = place.load_settings()
-        reloaded = broker.reload(settings.pid_file)
         if broker.running_pid(settings.pid_file) is None:
-            return [reloaded]
+            return [broker.reload(settings.pid_file)]
+        reloaded = broker.reload(settings.pid_file) if withdrawing else ""
         admin = Endpoint(settings.broker_host, settings.broker_port, place.ca,
                          *place.service(broker.ADMIN))  # fmt: skip
         try:
-            return [reloaded, dynsec.apply(admin, hubs, timeout)]
+            applied = dynsec.apply(admin, hubs, timeout)
         except HospitalError as exc:
-            raise HospitalError(
-                f"{reloaded}; the running broker's subscription rules are NOT "
-                f"confirmed: {exc} (they hold from its next start)"
-            ) from None
+            raise HospitalError(f"the running broker's subscription rules are NOT confirmed: "
+                                f"{exc} (they hold from its next start)") from None  # fmt: skip
+        finally:
+            reloaded = reloaded or broker.reload(settings.pid_file)
+        return [reloaded, applied]
     finally:
         os.close(lock)  # releases the lock
 
