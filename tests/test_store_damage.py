@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from store_support import Writer, open_store, readings
+from waiting import wait_for
 
 from hub.model import DeviceInfo
 from hub.store import StoreError
@@ -139,15 +140,21 @@ def test_wal_bytes_flipped_after_sigkill_are_counted_never_dropped(tmp_path: Pat
     open_store(tmp_path).close()
     writer = Writer(tmp_path)
     writer.wait_for(1860)
-    reported = writer.kill()
     wal = tmp_path / "hub.db-wal"
+    # SQLite restarts the WAL at each checkpoint: kill once it holds a dozen commits' frames
+    wait_for(lambda: scan(wal.read_bytes()).replayed >= 12, "a WAL with frames to damage")
+    reported = writer.kill()
     data = bytearray(wal.read_bytes())
     frame = FRAME_HEADER_BYTES + 4096
     frames = (len(data) - HEADER_BYTES) // frame
-    # 64 bytes: 8 in each of 8 frames from a third of the way in, inside their pages.
-    for i in range(8):
-        at = HEADER_BYTES + (frames // 3 + i * 5) * frame + FRAME_HEADER_BYTES + 1000 + 300 * i
-        for j in range(8):
+    # How long the WAL is depends on when SQLite last checkpointed it; it must hold commits
+    # after the damaged frames for the damage to hide them.
+    assert frames >= 6, f"only {frames} WAL frames"
+    # 64 bytes: 8 in each of up to 8 frames early in the WAL, inside their pages.
+    damaged = range(1, min(9, frames - 4))
+    for n, i in enumerate(damaged):
+        at = HEADER_BYTES + i * frame + FRAME_HEADER_BYTES + 1000 + 300 * n
+        for j in range(64 // len(damaged)):
             data[at + j] ^= 0x5A
     wal.write_bytes(bytes(data))
     assert scan(bytes(data)).damaged  # as SQLite would read it: later commits dropped
