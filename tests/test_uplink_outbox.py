@@ -60,3 +60,18 @@ def test_a_sealed_batch_opens_at_the_hospital_with_the_patient_in_force(tmp_path
     assert [o.header.batch for o in opened] == ["batch-1", "batch-1"]
     assert opened[0].header.ephemeral != opened[1].header.ephemeral  # a fresh key per seal
     assert b"pseudo-1" in opened[0].payload and b"pseudo-2" in opened[1].payload
+
+
+@pytest.mark.slow
+def test_a_lone_reading_still_in_the_group_commit_is_sent(c: Chain, tmp_path: Path) -> None:
+    """A reading added (and its wake given) before the uplink connects, still buffered for
+    the group commit when the uplink counts what is unsent at connect: it counts, and goes
+    out without waiting for another reading's wake."""
+    with (
+        c.receiver(tmp_path / "receiver.db"),
+        c.hub_loop("hub-a", tmp_path / "hub", batch_seconds=0.2) as hub,
+    ):
+        hub.add(readings(1, start=500))  # not urgent: buffered for the group commit
+        with running(hub) as up:
+            wait_for(lambda: up.stats.acked_readings == 1, "the lone reading acknowledged")
+        assert hub.unacked() == 0
