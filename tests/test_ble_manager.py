@@ -15,7 +15,8 @@ from hub.ble.profiles.current_time import CurrentTime
 from hub.ids import IdMinter
 from hub.model import Code, Kind
 from hub.sim.air import VirtualAir
-from hub.sim.peripheral import Security, SimDevice, simulated
+from hub.sim.peripheral import SimDevice, simulated
+from hub.sim.profiles import Security
 
 CUFF = "C0:00:00:00:10:01"
 

@@ -14,7 +14,8 @@ from hub.ble import uuids
 from hub.ble.profiles import heart_rate
 from hub.sim.air import VirtualAir
 from hub.sim.backend import BumbleClient, BumbleScanner, hub_adapter
-from hub.sim.peripheral import Security, simulated
+from hub.sim.peripheral import simulated
+from hub.sim.profiles import Security
 
 BAND = "C0:00:00:00:30:01"
 CUFF = "C0:00:00:00:30:02"

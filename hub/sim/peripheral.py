@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 import struct
 from collections import deque
-from collections.abc import Callable, Coroutine, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Coroutine, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,64 +30,15 @@ from bumble.gatt import (
 )
 from bumble.pairing import PairingConfig, PairingDelegate
 
-from hub.ble.profiles import (
-    DecodeError,
-    blood_pressure,
-    current_time,
-    device_info,
-    glucose,
-    heart_rate,
-    plx,
-    racp,
-    weight,
-)
+from hub.ble.profiles import DecodeError, current_time, device_info, racp
 from hub.ble.profiles.battery import BatteryLevel, encode_level
 from hub.ble.uuids import BATTERY_LEVEL, CURRENT_TIME, RACP
 from hub.sim.air import VirtualAir
+from hub.sim.profiles import PROFILES, SIMULATED, Identity, Lifetime, Profile, Security
 
 _DIS = 0x180A
 _BATTERY = 0x180F
 _CTS = 0x1805
-
-
-class Security(enum.Enum):
-    """What the device demands before it lets the hub subscribe."""
-
-    OPEN = "open"
-    JUST_WORKS = "just-works"  # encryption, no MITM protection
-    PASSKEY = "passkey"  # the device displays a passkey the hub must enter
-
-
-class Lifetime(enum.Enum):
-    SHORT = "short"  # advertises with something to send, sends it, disconnects
-    LONG = "long"  # stays connected and streams; advertises again after a drop
-
-
-@dataclass(frozen=True)
-class Measures:
-    """One measurement characteristic: its 16-bit UUID and whether it indicates or notifies."""
-
-    uuid16: int
-    indicate: bool
-
-
-@dataclass(frozen=True)
-class Profile:
-    service: int
-    measures: tuple[Measures, ...]
-    lifetime: Lifetime
-    features: Mapping[int, bytes] = field(default_factory=dict)
-    racp: bool = False
-
-
-@dataclass(frozen=True)
-class Identity:
-    """Device Information strings, one per field (named as in `device_info.STRINGS`)."""
-
-    manufacturer: str = "Simulated Medical"
-    model: str = "SIM-1"
-    serial: str = "0001"
-    firmware: str = "1.0.0"
 
 
 @dataclass
@@ -133,7 +83,7 @@ class SimDevice:
         security: Security = Security.OPEN,
         passkey: int = 0,
         keystore: Path | None = None,
-        identity: Identity = Identity(),
+        identity: Identity = SIMULATED,
         battery: int = 100,
         advertising_ms: float = 20.0,
         linger_s: float = 0.5,
@@ -457,50 +407,6 @@ class SimDevice:
         self._unreported = False
         code = racp.ResponseCode.SUCCESS if selected else racp.ResponseCode.NO_RECORDS_FOUND
         return racp.RacpResponse(request.op, code)
-
-
-# The six device kinds of `hub.config.DeviceEntry.kind`, as GATT profiles (feature values:
-# BP body movement, cuff fit and irregular pulse; PLX spot-check storage and time stamp; a
-# weight scale with time stamps; a chest strap).
-PROFILES: Mapping[str, Profile] = {
-    "blood-pressure": Profile(
-        0x1810,
-        (Measures(0x2A35, indicate=True), Measures(0x2A36, indicate=False)),
-        Lifetime.SHORT,
-        {0x2A49: blood_pressure.encode_feature(blood_pressure.BloodPressureFeature.of(0x07))},
-    ),
-    "pulse-oximeter": Profile(
-        0x1822,
-        (Measures(0x2A5E, indicate=True), Measures(0x2A5F, indicate=False)),
-        Lifetime.LONG,
-        {0x2A60: plx.encode_features(plx.PlxFeatures.of(0x0C))},
-        racp=True,
-    ),
-    "heart-rate": Profile(
-        0x180D,
-        (Measures(0x2A37, indicate=False),),
-        Lifetime.LONG,
-        {0x2A38: heart_rate.encode_location(heart_rate.BodySensorLocation("chest"))},
-    ),
-    "thermometer": Profile(
-        0x1809,
-        (Measures(0x2A1C, indicate=True), Measures(0x2A1E, indicate=False)),
-        Lifetime.SHORT,
-    ),
-    "weight-scale": Profile(
-        0x181D,
-        (Measures(0x2A9D, indicate=True),),
-        Lifetime.SHORT,
-        {0x2A9E: weight.encode_feature(weight.WeightScaleFeature.of(0x01))},
-    ),
-    "glucose": Profile(
-        0x1808,
-        (Measures(0x2A18, indicate=False),),
-        Lifetime.SHORT,
-        {0x2A51: glucose.encode_feature(glucose.GlucoseFeature.of(0))},
-        racp=True,
-    ),
-}
 
 
 def simulated(

@@ -24,7 +24,8 @@ from pathlib import Path
 from hub.ble.profiles import blood_pressure, decode, heart_rate, plx, weight
 from hub.model import Measurement
 from hub.sim.air import VirtualAir
-from hub.sim.peripheral import PROFILES, SimDevice
+from hub.sim.peripheral import SimDevice
+from hub.sim.profiles import PROFILES
 
 CUFF = "C0:DE:00:00:00:01"
 OXIMETER = "C0:DE:00:00:00:02"
