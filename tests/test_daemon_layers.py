@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from hub import config
 from hub.daemon.assignments import Assignments
-from hub.daemon.configs import InForce
+from hub.daemon.configs import LEGACY_DOWNLINK_FILE, InForce, take_legacy_downlink
 from hub.daemon.layers import Layers, rules_of
 from hub.model import Code, Kind, Level, Observation, Reading
 from hub.signal import triage
@@ -153,3 +154,11 @@ def test_file_thresholds_are_the_fallback_until_the_hospital_speaks() -> None:
     in_force = InForce.of(Layers(config.loads(text, "hub.toml"), "hub.toml"))
     assert in_force.rules.profile.bands[Code.SPO2].yellow_low == 84
     assert in_force.with_downlink(downlink()).rules.profile.bands[Code.SPO2].yellow_low == 90
+
+
+def test_a_downlink_config_an_older_hub_kept_in_clear_is_taken_once(tmp_path: Path) -> None:
+    signed = b"DHOS-signed-config-bytes"
+    (tmp_path / LEGACY_DOWNLINK_FILE).write_bytes(signed)
+    assert take_legacy_downlink(tmp_path) == signed
+    assert not (tmp_path / LEGACY_DOWNLINK_FILE).exists()  # the store keeps it sealed now
+    assert take_legacy_downlink(tmp_path) is None

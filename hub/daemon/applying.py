@@ -84,7 +84,7 @@ class ConfigChanges:
 
     async def record_file(self, store: StoreOwner) -> None:
         """The file's hash in the config history when it differs from the last recorded."""
-        _file, _laid, sha = await asyncio.to_thread(configs.load_file, self.config_path)
+        sha = self.in_force.layers.file_digest
         history = await store.config_history()
         last = next((r for r in reversed(history) if r.version == configs.FILE_VERSION), None)
         if last is None or last.sha256 != sha:
@@ -116,8 +116,11 @@ class ConfigChanges:
         async with self._reloading():
             old = self.in_force
             try:
-                file, laid, _sha = await asyncio.to_thread(configs.load_file, self.config_path)
-                new = InForce.of(dataclasses.replace(old.layers, file=file, assignments=laid))
+                file, laid, sha = await asyncio.to_thread(configs.load_file, self.config_path)
+                layers = dataclasses.replace(
+                    old.layers, file=file, assignments=laid, file_digest=sha
+                )
+                new = InForce.of(layers)
                 setup.check(new.cfg, str(self.config_path))
             except ConfigError as exc:
                 self._events.error(f"new configuration refused, keeping the old one: {exc}")

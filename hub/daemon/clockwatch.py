@@ -29,6 +29,10 @@ class ClockWatch:
         self.synced = is_synced()
         self._unsynced: dict[str, clock.ClockStamp] = {}
 
+    def is_synced(self) -> bool:
+        """As the device manager asks (it sets a device's clock only from a synced one)."""
+        return self.synced
+
     def stamp(self) -> clock.ClockStamp:
         return clock.ClockStamp(datetime.now(UTC), time.monotonic())
 
@@ -41,10 +45,10 @@ class ClockWatch:
                 return
             self._unsynced[reading.id] = stamp
 
-    async def check(self, store: StoreOwner) -> bool:
-        """On the first sync, correct the earlier receive times; True when that happened."""
+    async def check(self, store: StoreOwner) -> None:
+        """On the first sync, correct the earlier receive times."""
         if self.synced or not self._is_synced():
-            return False
+            return
         self.synced = True
         synced_at = self.stamp()
         pending, self._unsynced = self._unsynced, {}
@@ -52,7 +56,6 @@ class ClockWatch:
         await store.flush()  # `readings` reads committed rows: the buffered ones too
         found = (await store.readings(list(pending))).items
         await store.amend([corrected(r, pending[r.id], synced_at) for r in found])
-        return True
 
 
 def corrected(reading: Reading, stamp: clock.ClockStamp, synced_at: clock.ClockStamp) -> Reading:

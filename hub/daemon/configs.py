@@ -53,9 +53,6 @@ class InForce:
     def with_assignments(self, new: assignments.Assignments) -> InForce:
         return InForce.of(replace(self.layers, assignments=new))
 
-    def with_file(self, file: Config, text_source: str) -> InForce:
-        return InForce.of(replace(self.layers, file=file, file_source=text_source))
-
     @property
     def downlink_version(self) -> int | None:
         return self.layers.downlink.version if self.layers.downlink else None

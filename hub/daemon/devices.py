@@ -14,6 +14,7 @@ from bleak.exc import BleakError
 from hub.ble.manager import BleakBackend, DeviceManager
 from hub.ble.session import SessionOptions
 from hub.config import Config
+from hub.daemon.clockwatch import ClockWatch
 from hub.daemon.events import EventLog
 from hub.daemon.intake import DeviceOutput, Intake
 from hub.ids import IdMinter
@@ -34,26 +35,22 @@ class DeviceOptions:
 
 class Devices:
     def __init__(
-        self, options: DeviceOptions, intake: Intake, events: EventLog, clock_synced: bool
+        self, options: DeviceOptions, intake: Intake, events: EventLog, clock: ClockWatch
     ) -> None:
         self._options = options
         self._intake = intake
         self._events = events
-        self._clock_synced = clock_synced
+        self._clock = clock
         self.manager: DeviceManager | None = None
         self.serial: SerialDevices | None = None  # only when a serial device is assigned
         self._consumers: list[asyncio.Task[None]] = []
-
-    def set_clock_synced(self, synced: bool) -> None:
-        """Device clocks are set only from a synchronised hub clock (`hub.clock`)."""
-        self._clock_synced = synced
 
     def start(self, cfg: Config) -> None:
         o = self._options
         self.manager = DeviceManager(
             cfg,
             backend=o.backend,
-            clock_synced=self._is_clock_synced,
+            clock_synced=self._clock.is_synced,  # device clocks set only from a synced hub
             ids=o.ids,
             session_options=o.session_options,
             backoff_base_s=o.backoff_base_s,
@@ -95,9 +92,6 @@ class Devices:
                 if entry.transport == "ble":
                     states[entry.address] = self.manager.stats(entry.address).state.value
         return states
-
-    def _is_clock_synced(self) -> bool:
-        return self._clock_synced
 
     async def _start_ble(self, manager: DeviceManager) -> None:
         try:

@@ -24,7 +24,6 @@ from typing import Protocol
 
 from hub import schedule
 from hub.daemon.clockwatch import ClockWatch
-from hub.daemon.devices import Devices
 from hub.daemon.events import EventLog
 from hub.daemon.intake import Intake
 from hub.daemon.layers import Rules
@@ -91,14 +90,12 @@ class Housekeeping:
     def __init__(
         self,
         clock: ClockWatch,
-        devices: Devices,
         store: StoreOwner,
         events: EventLog,
         rules: RulesSource,
         interval_s: float,
     ) -> None:
         self._clock = clock
-        self._devices = devices
         self._store = store
         self._events = events
         self._rules = rules
@@ -116,8 +113,7 @@ class Housekeeping:
                 self._reported[str(event.details["key"])] = event.time
 
     async def run_once(self) -> None:
-        if await self._clock.check(self._store):
-            self._devices.set_clock_synced(True)
+        await self._clock.check(self._store)
         await self._check_schedule(datetime.now(UTC))
 
     async def _check_schedule(self, now: datetime) -> None:

@@ -55,6 +55,7 @@ class Layers:
     file_source: str
     downlink: DownlinkConfig | None = None
     assignments: Assignments = field(default_factory=Assignments)
+    file_digest: str = ""  # SHA-256 of the file's bytes, for the config history
 
     def effective(self) -> Config:
         """The config in force; ConfigError naming the layer and key of the first problem."""

@@ -88,8 +88,8 @@ class Hooks:
 def load_config(path: Path) -> InForce:
     """The config file with the daemon's assignments laid over it (ConfigError if bad,
     and if the uplink was given files that cannot be used)."""
-    file, laid, _digest = configs.load_file(path)
-    in_force = InForce.of(Layers(file, str(path), None, laid))
+    file, laid, digest = configs.load_file(path)
+    in_force = InForce.of(Layers(file, str(path), None, laid, file_digest=digest))
     setup.check(in_force.cfg, str(path))
     return in_force
 
@@ -182,9 +182,9 @@ class Daemon:
         device_options = DeviceOptions(
             self.backend, ids, self.hooks.session_options, self.hooks.backoff_base_s
         )
-        devices = Devices(device_options, intake, self.events, clock_watch.synced)
+        devices = Devices(device_options, intake, self.events, clock_watch)
         housekeeping = Housekeeping(
-            clock_watch, devices, store, self.events, self, self.hooks.housekeeping_s
+            clock_watch, store, self.events, self, self.hooks.housekeeping_s
         )
         await housekeeping.load_reported()
         parts = _Parts(
