@@ -7,13 +7,12 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from daemon_support import serving
 from waiting import wait_for
 
 from hub.daemon.control_server import MAX_CLIENTS
@@ -34,24 +33,10 @@ FLOOD = 1_100  # more than the 1,024 descriptors a daemon has by default
 def daemon(tmp_path: Path) -> Iterator[Path]:
     config = tmp_path / "hub.toml"
     config.write_text(CONFIG.format(root=tmp_path))
-    log = (tmp_path / "hub.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hub.cli", "run", "--config", str(config)],
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    sock = tmp_path / "run" / "control.sock"
-    try:
-        wait_for(lambda: sock.exists() or proc.poll() is not None, "the control socket")
-        assert proc.poll() is None
+    with serving(config, tmp_path / "hub.log"):
         yield tmp_path
-    finally:
-        proc.terminate()
-        assert proc.wait(timeout=60) == 0
-        log.close()
-        text = (tmp_path / "hub.log").read_text()
-        assert "Traceback" not in text, text[-3000:]
+    text = (tmp_path / "hub.log").read_text()
+    assert "Traceback" not in text, text[-3000:]
 
 
 def call(root: Path, op: str, **args: object) -> dict[str, object]:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from daemon_support import refused_start
 from waiting import wait_for
 
 from hub.control import Reply, Request, decode_reply, encode_request
@@ -181,12 +182,7 @@ def test_ready_watchdog_control_reload_and_clean_stop(
 def test_bad_config_exits_2_with_one_line(tmp_path: Path) -> None:
     config = tmp_path / "hub.toml"
     config.write_text(CONFIG.format(root=tmp_path, pathway="general").replace("hub-a", "A!"))
-    done = subprocess.run(
-        [sys.executable, "-m", "hub.cli", "run", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = refused_start(config)
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1
     assert "hub.id" in done.stderr

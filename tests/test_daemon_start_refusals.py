@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from daemon_support import refused_start, serving
 
 BASE = """[hub]
 id = "hub-a"
@@ -64,13 +65,7 @@ def test_refused_with_one_line_and_exit_2(tmp_path: Path, case: str) -> None:
     store, uplink, tables, named = CASES[case]
     config = tmp_path / "hub.toml"
     config.write_text(BASE.format(root=tmp_path, store=store(tmp_path), uplink=uplink) + tables)
-    done = subprocess.run(
-        [sys.executable, "-m", "hub.cli", "run", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        stdin=subprocess.DEVNULL,
-    )
+    done = refused_start(config)
     assert done.returncode == 2, done.stderr[-2000:]
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert named in done.stderr
@@ -119,26 +114,15 @@ def test_a_hub_without_identity_runs_unprovisioned(tmp_path: Path) -> None:
     import json
     import socket
 
-    from waiting import wait_for
-
     config = tmp_path / "hub.toml"
     config.write_text(BASE.format(root=tmp_path, store="", uplink="enabled = true"))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hub.cli", "run", "--config", str(config)],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    path = tmp_path / "run" / "control.sock"
-    try:
-        wait_for(lambda: path.exists() or proc.poll() is not None, "the control socket")
-        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
-            sock.settimeout(60)
-            sock.connect(str(path))
-            sock.sendall(b'{"id": 1, "op": "status"}\n')
-            status = json.loads(sock.makefile("rb").readline())["result"]
-        assert status["state"] == "not-provisioned"
-        assert status["uplink"] == {"enabled": False, "provisioned": False}
-    finally:
-        proc.terminate()
-        assert proc.wait(timeout=60) == 0
+    with (
+        serving(config, tmp_path / "hub.log") as path,
+        socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock,
+    ):
+        sock.settimeout(60)
+        sock.connect(str(path))
+        sock.sendall(b'{"id": 1, "op": "status"}\n')
+        status = json.loads(sock.makefile("rb").readline())["result"]
+    assert status["state"] == "not-provisioned"
+    assert status["uplink"] == {"enabled": False, "provisioned": False}

@@ -6,11 +6,10 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from daemon_support import refused_start
 from store_support import Writer, open_store, readings
 from waiting import wait_for
 
@@ -207,12 +206,7 @@ def test_hub_run_with_a_directory_as_store_path_exits_2_with_one_line(tmp_path: 
         f'[hub]\nid = "hub-a"\ndata_dir = "{tmp_path}/state"\nruntime_dir = "{tmp_path}/run"\n'
         f'\n[store]\npath = "{store_dir}"\ndisk_floor_mb = 0\n\n[uplink]\nenabled = false\n'
     )
-    done = subprocess.run(
-        [sys.executable, "-m", "hub.cli", "run", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = refused_start(config)
     assert done.returncode == 2
     assert done.stderr.count("\n") == 1
     assert "is a directory" in done.stderr

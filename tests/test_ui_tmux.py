@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from daemon_support import serving
 from waiting import wait_for
 
 pytestmark = [
@@ -53,20 +54,8 @@ class Tmux:
 def daemon(tmp_path: Path) -> Iterator[Path]:
     config = tmp_path / "hub.toml"
     config.write_text(CONFIG.format(root=tmp_path))
-    log = (tmp_path / "hub.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "hub.cli", "run", "--config", str(config)],
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        wait_for(lambda: (tmp_path / "run" / "control.sock").exists(), "the control socket")
+    with serving(config, tmp_path / "hub.log"):
         yield config
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()
 
 
 def assign(path: Path) -> None:
