@@ -1,6 +1,7 @@
 """Reading the files a hub is told about (its config, keys, certificates), refusing what is
 not a regular file: a directory named by mistake, a FIFO (whose open would block the daemon
-before READY), a socket or a device. Stdlib only: the config loader uses it too."""
+before READY), a socket or a device; and making a directory's renames durable. Stdlib only:
+the config loader and the store use it too."""
 
 from __future__ import annotations
 
@@ -50,3 +51,12 @@ def _check(path: Path, mode: int) -> None:
     kinds = {stat.S_ISDIR: "a directory", stat.S_ISFIFO: "a FIFO", stat.S_ISSOCK: "a socket"}
     what = next((name for test, name in kinds.items() if test(mode)), "a device")
     raise NotARegularFile(f"{path} is {what}, not a regular file")
+
+
+def fsync_dir(directory: Path) -> None:
+    """Make renames and removals in `directory` durable."""
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -26,7 +26,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from hub.keyfiles import fsync_dir, private_pem, public_pem, write_atomic
+from hub.files import fsync_dir
+from hub.keyfiles import private_pem, public_pem, write_atomic
 from hub.wire.enrollment import Response
 
 SIGNING_KEY_NAME = "uplink-sign.key"  # the name hub.uplink.setup loads

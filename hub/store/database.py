@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from hub.files import fsync_dir
 from hub.store.api import StoreError
 from hub.store.walscan import scan
 
@@ -191,15 +192,6 @@ def move_aside(path: Path, now: datetime) -> Path:
             os.replace(side, target.with_name(target.name + suffix))
     fsync_dir(path.parent)
     return target
-
-
-def fsync_dir(directory: Path) -> None:
-    """Make renames and removals in `directory` durable."""
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def database_files(path: Path) -> list[Path]:

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
+from hub.files import fsync_dir
 from hub.store.crypto import KEY_BYTES
-from hub.store.database import fsync_dir
 
 CREDENTIAL_NAME = "hub-data-key"
 _FORMAT = "hub-store-keyring"
